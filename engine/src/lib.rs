@@ -1,0 +1,6 @@
+//! Docket's engine: flows, expressions, the case state machine, the store and the runtime.
+//!
+//! Architecture invariant: no HTTP and no wasmtime in this crate. IO lives at the
+//! edges (`store`, `runtime`); `flow`, `expr` and `case` are pure.
+
+pub mod plugin;

@@ -1,0 +1,1 @@
+//! The plugin host: loads WebAssembly components and runs them in a sandbox.

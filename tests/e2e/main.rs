@@ -1,0 +1,1 @@
+//! End-to-end tests of the `docket` binary. One test binary; one module per area.

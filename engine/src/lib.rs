@@ -3,4 +3,7 @@
 //! Architecture invariant: no HTTP and no wasmtime in this crate. IO lives at the
 //! edges (`store`, `runtime`); `flow`, `expr` and `case` are pure.
 
+pub mod expr;
+pub mod flow;
 pub mod plugin;
+pub mod schema;

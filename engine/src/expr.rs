@@ -1,0 +1,413 @@
+//! Route conditions and other flow expressions: CEL (`cel` crate), compiled once per flow.
+//!
+//! Case variables are a JSON object; its top-level fields are CEL variables. Only the
+//! variables an expression reads are converted from JSON on evaluation, into a child scope
+//! of one per-thread root context (building a fresh standard context costs ~50x the
+//! evaluation itself).
+
+use cel::common::ast::{EntryExpr, Expr as Ast, IdedExpr, LiteralValue};
+use cel::objects::{Key, Map, Value};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+use std::sync::Arc;
+
+/// A compiled CEL expression. Cheap to clone (the program is shared).
+#[derive(Clone)]
+pub struct Expr {
+    source: String,
+    program: Arc<cel::Program>,
+    references: Vec<String>,
+    paths: Vec<String>,
+}
+
+/// Why an expression did not compile. `offset` is the position, in characters from the
+/// start of the expression source, of the character the problem was found at.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message} (at character {offset} of `{source_text}`)")]
+pub struct ExprError {
+    pub message: String,
+    pub offset: usize,
+    pub source_text: String,
+}
+
+/// Why an evaluation failed. Every variant names the expression.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EvalError {
+    #[error("`{expr}` failed: {message}")]
+    Execution { expr: String, message: String },
+    #[error("`{expr}` must give true or false, gave {found}")]
+    NotBool {
+        expr: String,
+        found: serde_json::Value,
+    },
+    #[error("`{expr}`: case variables must be a JSON object, got {found}")]
+    VarsNotObject { expr: String, found: &'static str },
+    #[error("`{expr}` gave a value that has no JSON form ({kind})")]
+    NoJson { expr: String, kind: String },
+}
+
+impl fmt::Debug for Expr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Expr").field(&self.source).finish()
+    }
+}
+
+impl PartialEq for Expr {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+    }
+}
+
+thread_local! {
+    // One standard-library root context per thread; evaluations bind their variables in a
+    // child scope of it.
+    static ROOT: cel::Context<'static, 'static> = cel::Context::default();
+}
+
+impl Expr {
+    /// Parses `src`. Syntax errors carry the character offset inside `src`.
+    pub fn compile(src: &str) -> Result<Expr, ExprError> {
+        if src.trim().is_empty() {
+            return Err(ExprError {
+                message: "empty expression".into(),
+                offset: 0,
+                source_text: src.into(),
+            });
+        }
+        let program = cel::Program::compile(src).map_err(|errs| {
+            let first = errs.errors.into_iter().next();
+            let (message, offset) = match first {
+                Some(e) => {
+                    let offset = line_col_to_offset(src, e.pos.0, e.pos.1);
+                    (e.msg, offset)
+                }
+                None => ("syntax error".to_string(), 0),
+            };
+            ExprError {
+                message,
+                offset,
+                source_text: src.into(),
+            }
+        })?;
+        let mut walker = RefWalker::default();
+        walker.walk(program.expression(), &mut Vec::new());
+        Ok(Expr {
+            source: src.to_string(),
+            references: walker.top.into_iter().collect(),
+            paths: walker.paths.into_iter().collect(),
+            program: Arc::new(program),
+        })
+    }
+
+    /// The expression as written.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Top-level variable names the expression reads, sorted (macro-bound names such as
+    /// `x` in `items.all(x, x > 0)` are not variables and are left out).
+    pub fn references(&self) -> &[String] {
+        &self.references
+    }
+
+    /// Dotted paths the expression reads, sorted, e.g. `["amount", "docs.ok"]`.
+    pub fn paths(&self) -> &[String] {
+        &self.paths
+    }
+
+    /// The compiled program, for static checks (`flow::types`).
+    pub(crate) fn program(&self) -> &cel::Program {
+        &self.program
+    }
+
+    /// Evaluates against `vars`, a JSON object of case variables.
+    pub fn eval(&self, vars: &serde_json::Value) -> Result<serde_json::Value, EvalError> {
+        let obj = match vars {
+            serde_json::Value::Object(m) => m,
+            other => {
+                return Err(EvalError::VarsNotObject {
+                    expr: self.source.clone(),
+                    found: json_kind(other),
+                });
+            }
+        };
+        let value = ROOT.with(|root| {
+            let mut scope = root.new_inner_scope();
+            for name in &self.references {
+                if let Some(v) = obj.get(name) {
+                    scope.add_variable_from_value(name.as_str(), json_to_cel(v));
+                }
+            }
+            self.program.execute(&scope)
+        });
+        let value = value.map_err(|e| EvalError::Execution {
+            expr: self.source.clone(),
+            message: e.to_string(),
+        })?;
+        cel_to_json(&value).ok_or_else(|| EvalError::NoJson {
+            expr: self.source.clone(),
+            kind: format!("{:?}", value.type_of()),
+        })
+    }
+
+    /// Evaluates and requires a boolean.
+    pub fn eval_bool(&self, vars: &serde_json::Value) -> Result<bool, EvalError> {
+        match self.eval(vars)? {
+            serde_json::Value::Bool(b) => Ok(b),
+            other => Err(EvalError::NotBool {
+                expr: self.source.clone(),
+                found: other,
+            }),
+        }
+    }
+}
+
+/// CEL positions are (1-based line, 1-based column in characters).
+fn line_col_to_offset(src: &str, line: isize, col: isize) -> usize {
+    let line = line.max(1) as usize;
+    let col = col.max(1) as usize;
+    let mut offset = 0;
+    for (i, l) in src.split_inclusive('\n').enumerate() {
+        if i + 1 == line {
+            return (offset + col - 1).min(src.chars().count());
+        }
+        offset += l.chars().count();
+    }
+    offset.min(src.chars().count())
+}
+
+/// Character offset of an AST node inside the source, when the parser recorded one.
+pub(crate) fn node_offset(program: &cel::Program, id: u64) -> Option<usize> {
+    let (start, _) = program.source_info().offset_for(id)?;
+    Some(start as usize)
+}
+
+#[derive(Default)]
+struct RefWalker {
+    top: BTreeSet<String>,
+    paths: BTreeSet<String>,
+}
+
+impl RefWalker {
+    fn walk(&mut self, e: &IdedExpr, bound: &mut Vec<String>) {
+        if let Some(segments) = qualified_name(&e.expr) {
+            if !bound.iter().any(|b| b == segments[0]) {
+                self.top.insert(segments[0].to_string());
+                self.paths.insert(segments.join("."));
+            }
+            return;
+        }
+        match &e.expr {
+            Ast::Call(call) => {
+                if let Some(t) = &call.target {
+                    self.walk(t, bound);
+                }
+                for a in &call.args {
+                    self.walk(a, bound);
+                }
+            }
+            Ast::Comprehension(c) => {
+                self.walk(&c.iter_range, bound);
+                self.walk(&c.accu_init, bound);
+                let before = bound.len();
+                bound.push(c.iter_var.clone());
+                if let Some(v2) = &c.iter_var2 {
+                    bound.push(v2.clone());
+                }
+                bound.push(c.accu_var.clone());
+                self.walk(&c.loop_cond, bound);
+                self.walk(&c.loop_step, bound);
+                self.walk(&c.result, bound);
+                bound.truncate(before);
+            }
+            Ast::List(l) => {
+                for el in &l.elements {
+                    self.walk(el, bound);
+                }
+            }
+            Ast::Map(m) => {
+                for entry in &m.entries {
+                    self.walk_entry(&entry.expr, bound);
+                }
+            }
+            Ast::Struct(s) => {
+                for entry in &s.entries {
+                    self.walk_entry(&entry.expr, bound);
+                }
+            }
+            Ast::Select(sel) => self.walk(&sel.operand, bound),
+            Ast::Ident(_) | Ast::Literal(_) | Ast::Unspecified => {}
+        }
+    }
+
+    fn walk_entry(&mut self, e: &EntryExpr, bound: &mut Vec<String>) {
+        match e {
+            EntryExpr::StructField(f) => self.walk(&f.value, bound),
+            EntryExpr::MapEntry(m) => {
+                self.walk(&m.key, bound);
+                self.walk(&m.value, bound);
+            }
+        }
+    }
+}
+
+/// `a.b.c` as `["a", "b", "c"]`; `None` for anything but an identifier or field
+/// selections (not presence tests) on one.
+pub(crate) fn qualified_name(e: &Ast) -> Option<Vec<&str>> {
+    let mut segments = Vec::new();
+    let mut cur = e;
+    loop {
+        match cur {
+            Ast::Ident(name) => {
+                segments.push(name.as_str());
+                segments.reverse();
+                return Some(segments);
+            }
+            Ast::Select(sel) if !sel.test => {
+                segments.push(sel.field.as_str());
+                cur = &sel.operand.expr;
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// Literal type name, for static checks.
+pub(crate) fn literal_kind(l: &LiteralValue) -> &'static str {
+    match l {
+        LiteralValue::Boolean(_) => "bool",
+        LiteralValue::Bytes(_) => "bytes",
+        LiteralValue::Double(_) | LiteralValue::Int(_) | LiteralValue::UInt(_) => "number",
+        LiteralValue::Null => "null",
+        LiteralValue::String(_) => "string",
+    }
+}
+
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// JSON → CEL. Integral numbers become `int` (or `uint` above `i64::MAX`), others `double`.
+pub fn json_to_cel(v: &serde_json::Value) -> Value {
+    match v {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Value::Int(i)
+            } else if let Some(u) = n.as_u64() {
+                Value::UInt(u)
+            } else {
+                Value::Float(n.as_f64().unwrap_or(f64::NAN))
+            }
+        }
+        serde_json::Value::String(s) => Value::String(Arc::new(s.clone())),
+        serde_json::Value::Array(a) => Value::List(Arc::new(a.iter().map(json_to_cel).collect())),
+        serde_json::Value::Object(o) => {
+            let map: HashMap<Key, Value> = o
+                .iter()
+                .map(|(k, v)| (Key::String(Arc::new(k.clone())), json_to_cel(v)))
+                .collect();
+            Value::Map(Map { map: Arc::new(map) })
+        }
+    }
+}
+
+/// CEL → JSON. Maps get their keys sorted so results are deterministic; durations and
+/// timestamps become strings. `None` for values with no JSON form (functions, opaques).
+pub fn cel_to_json(v: &Value) -> Option<serde_json::Value> {
+    Some(match v {
+        Value::Null => serde_json::Value::Null,
+        Value::Bool(b) => serde_json::Value::Bool(*b),
+        Value::Int(i) => serde_json::Value::from(*i),
+        Value::UInt(u) => serde_json::Value::from(*u),
+        Value::Float(f) => serde_json::Number::from_f64(*f).map(serde_json::Value::Number)?,
+        Value::String(s) => serde_json::Value::String(s.to_string()),
+        Value::Bytes(b) => serde_json::Value::Array(b.iter().map(|x| (*x).into()).collect()),
+        Value::List(l) => {
+            serde_json::Value::Array(l.iter().map(cel_to_json).collect::<Option<_>>()?)
+        }
+        Value::Map(m) => {
+            let mut sorted = BTreeMap::new();
+            for (k, v) in m.map.iter() {
+                let key = match k {
+                    Key::String(s) => s.to_string(),
+                    Key::Int(i) => i.to_string(),
+                    Key::Uint(u) => u.to_string(),
+                    Key::Bool(b) => b.to_string(),
+                };
+                sorted.insert(key, cel_to_json(v)?);
+            }
+            serde_json::Value::Object(sorted.into_iter().collect())
+        }
+        Value::Duration(d) => serde_json::Value::String(format!("{}s", d.num_seconds())),
+        Value::Timestamp(t) => serde_json::Value::String(t.to_rfc3339()),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn expr_is_send_sync() {
+        assert_send_sync::<Expr>();
+    }
+
+    #[test]
+    fn evaluates_routes_over_case_variables() {
+        let e = Expr::compile("docs.ok && scoring.score >= 720 && amount <= 200000").unwrap();
+        assert_eq!(e.references(), ["amount", "docs", "scoring"]);
+        assert_eq!(e.paths(), ["amount", "docs.ok", "scoring.score"]);
+        let vars = json!({"docs": {"ok": true}, "scoring": {"score": 730}, "amount": 150000});
+        assert!(e.eval_bool(&vars).unwrap());
+        let vars = json!({"docs": {"ok": true}, "scoring": {"score": 700}, "amount": 150000});
+        assert!(!e.eval_bool(&vars).unwrap());
+    }
+
+    #[test]
+    fn macro_variables_are_not_references() {
+        let e = Expr::compile("items.all(x, x > limit)").unwrap();
+        assert_eq!(e.references(), ["items", "limit"]);
+        assert!(e.eval_bool(&json!({"items": [1, 2], "limit": 0})).unwrap());
+    }
+
+    #[test]
+    fn syntax_error_points_inside_the_expression() {
+        let err = Expr::compile("amount >= = 3").unwrap_err();
+        assert_eq!(err.offset, 10, "{err}");
+        let err = Expr::compile("a &&\n  (b").unwrap_err();
+        assert!(err.offset >= 7, "{err}");
+    }
+
+    #[test]
+    fn non_bool_and_missing_variable_are_errors() {
+        let e = Expr::compile("amount + 1").unwrap();
+        assert_eq!(e.eval(&json!({"amount": 1})).unwrap(), json!(2));
+        assert!(matches!(
+            e.eval_bool(&json!({"amount": 1})),
+            Err(EvalError::NotBool { .. })
+        ));
+        assert!(matches!(
+            e.eval(&json!({})),
+            Err(EvalError::Execution { .. })
+        ));
+    }
+
+    #[test]
+    fn mixed_int_and_double_compare() {
+        let e = Expr::compile("amount <= 200000").unwrap();
+        assert!(e.eval_bool(&json!({"amount": 1500.5})).unwrap());
+    }
+}

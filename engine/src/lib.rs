@@ -3,6 +3,7 @@
 //! Architecture invariant: no HTTP and no wasmtime in this crate. IO lives at the
 //! edges (`store`, `runtime`); `flow`, `expr` and `case` are pure.
 
+pub mod case;
 pub mod expr;
 pub mod flow;
 pub mod plugin;

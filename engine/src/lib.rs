@@ -8,3 +8,4 @@ pub mod expr;
 pub mod flow;
 pub mod plugin;
 pub mod schema;
+pub mod store;

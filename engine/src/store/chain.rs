@@ -1,0 +1,120 @@
+//! The per-case hash chain: canonical JSON, the stored time format and the event hash.
+//!
+//! `hash = SHA-256(prev_hash ‖ case_id ‖ seq ‖ type ‖ payload ‖ at)` where every field is
+//! the exact text stored in its column, each prefixed by its length (8 bytes, big endian)
+//! so that no two different rows hash the same bytes.
+
+use super::Time;
+use chrono::SecondsFormat;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+/// `prev_hash` of a case's first event.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Serialises JSON with object keys sorted at every level and no insignificant
+/// whitespace, so that equal documents always give equal bytes (and equal hashes).
+pub fn canonical_json(value: &Value) -> String {
+    let mut out = String::with_capacity(256);
+    write_canonical(value, &mut out);
+    out
+}
+
+fn write_canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            out.push('{');
+            for (i, (key, value)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_scalar(&Value::String(key.clone()), out);
+                out.push(':');
+                write_canonical(value, out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        scalar => write_scalar(scalar, out),
+    }
+}
+
+fn write_scalar(value: &Value, out: &mut String) {
+    // Serialising a scalar JSON value cannot fail.
+    out.push_str(&serde_json::to_string(value).unwrap_or_default());
+}
+
+/// The stored form of an event time: RFC 3339, UTC, microseconds, `Z`.
+pub fn format_time(at: Time) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// The hash of one event over the exact stored texts.
+pub fn event_hash(
+    prev_hash: &str,
+    case_id: &Uuid,
+    seq: i64,
+    kind: &str,
+    payload: &str,
+    at: &str,
+) -> String {
+    let mut hasher = Sha256::new();
+    let mut id_buf = Uuid::encode_buffer();
+    let case_id = case_id.hyphenated().encode_lower(&mut id_buf);
+    let seq = seq.to_string();
+    for field in [prev_hash, case_id, &seq, kind, payload, at] {
+        hasher.update((field.len() as u64).to_be_bytes());
+        hasher.update(field.as_bytes());
+    }
+    hex::encode(hasher.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn canonical_json_sorts_keys_at_every_level() {
+        let a = json!({"b": 1, "a": {"z": [3, {"y": true, "x": null}], "c": "é\n"}});
+        assert_eq!(
+            canonical_json(&a),
+            r#"{"a":{"c":"é\n","z":[3,{"x":null,"y":true}]},"b":1}"#
+        );
+    }
+
+    #[test]
+    fn hash_changes_with_every_field_and_field_boundaries_matter() {
+        let id = Uuid::nil();
+        let base = event_hash(GENESIS, &id, 1, "t", "{}", "2026-01-01T00:00:00.000000Z");
+        assert_ne!(
+            base,
+            event_hash(GENESIS, &id, 2, "t", "{}", "2026-01-01T00:00:00.000000Z")
+        );
+        assert_ne!(
+            base,
+            event_hash(GENESIS, &id, 1, "u", "{}", "2026-01-01T00:00:00.000000Z")
+        );
+        assert_ne!(
+            base,
+            event_hash(GENESIS, &id, 1, "t", "[]", "2026-01-01T00:00:00.000000Z")
+        );
+        // Moving a byte from one field to the next must change the hash.
+        assert_ne!(
+            event_hash(GENESIS, &id, 1, "ab", "c", "x"),
+            event_hash(GENESIS, &id, 1, "a", "bc", "x")
+        );
+    }
+}

@@ -1,0 +1,512 @@
+//! Store conformance tests: one body per behaviour, each taking a fresh store, so every
+//! adapter runs the same suite (SQLite below; PostgreSQL adds its own harness).
+
+use super::{
+    CaseStatus, ChainHead, Claim, Error, NewCase, NewEvent, NewJob, NewTask, NewTimer, Store, Time,
+    Transition, audit,
+};
+use chrono::{Duration, TimeZone, Utc};
+use serde_json::json;
+use std::time::Duration as StdDuration;
+use uuid::Uuid;
+
+pub(super) fn t0() -> Time {
+    Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0)
+        .single()
+        .unwrap_or_default()
+}
+
+fn event(kind: &str, n: i64, at: Time) -> NewEvent {
+    // Keys deliberately unsorted and non-ASCII text: canonical form must not care.
+    NewEvent {
+        kind: kind.into(),
+        payload: json!({"z": n, "a": "é", "at": at.to_rfc3339()}),
+        at,
+    }
+}
+
+async fn deploy<S: Store>(store: &S, hash: &str) -> Uuid {
+    store
+        .deploy_flow("test-flow", hash, "flow: test-flow\n", Uuid::now_v7(), t0())
+        .await
+        .map(|d| d.version.id)
+        .unwrap_or_else(|e| panic!("deploy: {e}"))
+}
+
+/// Creates a running case with one event and returns its id and head.
+async fn start_case<S: Store>(store: &S, version: Uuid) -> (Uuid, ChainHead) {
+    let id = Uuid::now_v7();
+    let mut t = Transition::new(id, ChainHead::genesis(), CaseStatus::Running, t0());
+    t.create = Some(NewCase {
+        flow_version: version,
+    });
+    t.events.push(event("case_started", 1, t0()));
+    t.snapshot = Some(json!({"state": 1}));
+    let head = store
+        .commit(t)
+        .await
+        .unwrap_or_else(|e| panic!("start: {e}"))
+        .head;
+    (id, head)
+}
+
+fn step(id: Uuid, prev: &ChainHead, n: i64, now: Time) -> Transition {
+    let mut t = Transition::new(id, prev.clone(), CaseStatus::Running, now);
+    t.events.push(event("step", n, now));
+    t
+}
+
+pub(super) async fn append_and_chain<S: Store>(store: S) {
+    let version = deploy(&store, "h1").await;
+    let (id, head) = start_case(&store, version).await;
+    assert_eq!(head.seq, 1);
+
+    let mut t = step(id, &head, 2, t0() + Duration::seconds(1));
+    t.events.push(event("step", 3, t0() + Duration::seconds(1)));
+    t.status = CaseStatus::Completed;
+    t.outcome = Some("approved".into());
+    t.snapshot = Some(json!({"state": 3}));
+    let head = store
+        .commit(t)
+        .await
+        .unwrap_or_else(|e| panic!("append: {e}"))
+        .head;
+    assert_eq!(head.seq, 3);
+
+    let events = store.events(id, 0).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    assert_eq!(events[0].prev_hash, ChainHead::genesis().hash);
+    assert_eq!(events[1].prev_hash, events[0].hash);
+    assert_eq!(events[2].prev_hash, events[1].hash);
+    assert_eq!(events[2].hash, head.hash);
+    // Stored canonically: sorted keys.
+    assert!(
+        events[1].payload.starts_with(r#"{"a":"é","at":"#),
+        "{}",
+        events[1].payload
+    );
+    assert_eq!(store.events(id, 2).await.unwrap_or_default().len(), 1);
+
+    let case = store.load_case(id).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(case.status, CaseStatus::Completed);
+    assert_eq!(case.outcome.as_deref(), Some("approved"));
+    assert_eq!(case.head, head);
+    assert_eq!(case.snapshot, Some(json!({"state": 3})));
+    assert_eq!(case.snapshot_seq, 3);
+    assert_eq!(case.flow_version, version);
+
+    let report = audit::verify(&store)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(report.is_ok(), "{report:?}");
+    assert_eq!((report.cases, report.events), (1, 3));
+    assert!(store.fsck().await.unwrap_or_default().is_empty());
+}
+
+/// A transition that keeps its old snapshot: the row remembers which seq it reflects.
+pub(super) async fn snapshot_is_kept_when_not_given<S: Store>(store: S) {
+    let version = deploy(&store, "h1").await;
+    let (id, head) = start_case(&store, version).await;
+    let mut t = step(id, &head, 2, t0());
+    t.jobs.push(NewJob {
+        id: Uuid::now_v7(),
+        kind: "k".into(),
+        payload: json!({}),
+        due: t0(),
+        lease_to: None,
+    });
+    store.commit(t).await.unwrap_or_else(|e| panic!("{e}"));
+    let case = store.load_case(id).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((case.head.seq, case.snapshot_seq), (2, 1));
+    assert_eq!(case.snapshot, Some(json!({"state": 1})));
+}
+
+/// Three transitions land in one batch; the middle one is stale. It alone fails.
+pub(super) async fn seq_conflict_fails_alone<S: Store>(store: S) {
+    let version = deploy(&store, "h1").await;
+    let (a, ha) = start_case(&store, version).await;
+    let (b, hb) = start_case(&store, version).await;
+    let (c, hc) = start_case(&store, version).await;
+    // Move b on, then send a transition decided against its old head.
+    let hb2 = store
+        .commit(step(b, &hb, 2, t0()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .head;
+
+    let (ra, rb, rc) = tokio::join!(
+        store.commit(step(a, &ha, 2, t0())),
+        store.commit(step(b, &hb, 2, t0())),
+        store.commit(step(c, &hc, 2, t0())),
+    );
+    assert!(ra.is_ok(), "{ra:?}");
+    assert!(
+        matches!(rb, Err(Error::Conflict { case_id, .. }) if case_id == b),
+        "{rb:?}"
+    );
+    assert!(rc.is_ok(), "{rc:?}");
+    assert_eq!(store.load_case(a).await.map(|c| c.head.seq).ok(), Some(2));
+    assert_eq!(store.load_case(c).await.map(|c| c.head.seq).ok(), Some(2));
+    let b_now = store.load_case(b).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(b_now.head, hb2, "the rejected transition changed nothing");
+    assert_eq!(store.events(b, 0).await.unwrap_or_default().len(), 2);
+
+    // Two racing transitions of one case decided against the same head: exactly one wins.
+    let (r1, r2) = tokio::join!(
+        store.commit(step(
+            a,
+            &ra.as_ref()
+                .map(|c| c.head.clone())
+                .unwrap_or_else(|_| ChainHead::genesis()),
+            3,
+            t0()
+        )),
+        store.commit(step(
+            a,
+            &ra.as_ref()
+                .map(|c| c.head.clone())
+                .unwrap_or_else(|_| ChainHead::genesis()),
+            3,
+            t0()
+        )),
+    );
+    assert!(r1.is_ok() != r2.is_ok(), "{r1:?} {r2:?}");
+    assert!(
+        audit::verify(&store)
+            .await
+            .map(|r| r.is_ok())
+            .unwrap_or(false)
+    );
+
+    // A second start of an existing case id is a conflict too.
+    let mut dup = Transition::new(a, ChainHead::genesis(), CaseStatus::Running, t0());
+    dup.create = Some(NewCase {
+        flow_version: version,
+    });
+    dup.events.push(event("case_started", 1, t0()));
+    assert!(matches!(
+        store.commit(dup).await,
+        Err(Error::Conflict { .. })
+    ));
+}
+
+pub(super) async fn lease_claim_expiry_and_epoch<S: Store>(store: S) {
+    let version = deploy(&store, "h1").await;
+    let (id, head) = start_case(&store, version).await;
+    let job = Uuid::now_v7();
+    let later = Uuid::now_v7();
+    let mut t = step(id, &head, 2, t0());
+    t.jobs.push(NewJob {
+        id: job,
+        kind: "run".into(),
+        payload: json!({"node": "n"}),
+        due: t0(),
+        lease_to: None,
+    });
+    t.jobs.push(NewJob {
+        id: later,
+        kind: "run".into(),
+        payload: json!({"node": "m"}),
+        due: t0() + Duration::seconds(60),
+        lease_to: None,
+    });
+    let head = store.commit(t).await.unwrap_or_else(|e| panic!("{e}")).head;
+
+    let claim = |owner: &str, now: Time| Claim {
+        owner: owner.into(),
+        now,
+        lease_for: StdDuration::from_secs(10),
+        limit: 10,
+        reclaim_own: false,
+    };
+    let a = store
+        .claim_jobs(claim("a", t0()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(a.len(), 1, "only the due job");
+    assert_eq!(
+        (a[0].lease.job_id, a[0].lease.epoch, a[0].claims),
+        (job, 1, 1)
+    );
+    assert_eq!(a[0].payload, json!({"node": "n"}));
+    assert!(
+        store
+            .claim_jobs(claim("b", t0() + Duration::seconds(5)))
+            .await
+            .unwrap_or_default()
+            .is_empty()
+    );
+
+    // The lease expires; b takes it with a higher epoch.
+    let b = store
+        .claim_jobs(claim("b", t0() + Duration::seconds(11)))
+        .await
+        .unwrap_or_default();
+    assert_eq!(b.len(), 1);
+    assert_eq!(
+        (b[0].lease.job_id, b[0].lease.epoch, b[0].claims),
+        (job, 2, 2)
+    );
+
+    // a's completion and release are refused, and nothing of a's transition lands.
+    let mut stale = step(id, &head, 3, t0() + Duration::seconds(12));
+    stale.complete_job = Some(a[0].lease.clone());
+    assert!(
+        matches!(store.commit(stale).await, Err(Error::LeaseLost { job_id, .. }) if job_id == job)
+    );
+    assert_eq!(
+        store.load_case(id).await.map(|c| c.head).ok(),
+        Some(head.clone())
+    );
+    assert!(matches!(
+        store.release_job(&a[0].lease, t0()).await,
+        Err(Error::LeaseLost { .. })
+    ));
+
+    // b releases it; a claims it again (epoch 3), and completes it.
+    store
+        .release_job(&b[0].lease, t0() + Duration::seconds(12))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let a2 = store
+        .claim_jobs(claim("a", t0() + Duration::seconds(12)))
+        .await
+        .unwrap_or_default();
+    assert_eq!(a2.len(), 1);
+    assert_eq!(a2[0].lease.epoch, 3);
+    let mut done = step(id, &head, 3, t0() + Duration::seconds(13));
+    done.complete_job = Some(a2[0].lease.clone());
+    store.commit(done).await.unwrap_or_else(|e| panic!("{e}"));
+    // Gone: only the later job is left, claimable once due.
+    let rest = store
+        .claim_jobs(claim("a", t0() + Duration::seconds(61)))
+        .await
+        .unwrap_or_default();
+    assert_eq!(
+        rest.iter().map(|j| j.lease.job_id).collect::<Vec<_>>(),
+        vec![later]
+    );
+
+    // A job born leased to its creator is not claimable by others until that lease expires,
+    // and its creator may reclaim it at once after a restart.
+    let (id2, head2) = start_case(&store, version).await;
+    let born = Uuid::now_v7();
+    let mut t = step(id2, &head2, 2, t0());
+    t.jobs.push(NewJob {
+        id: born,
+        kind: "run".into(),
+        payload: json!({}),
+        due: t0(),
+        lease_to: Some(("c".into(), t0() + Duration::seconds(30))),
+    });
+    store.commit(t).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        store
+            .claim_jobs(claim("b", t0() + Duration::seconds(20)))
+            .await
+            .unwrap_or_default()
+            .is_empty()
+    );
+    let mut own = claim("c", t0() + Duration::seconds(20));
+    own.reclaim_own = true;
+    let mine = store.claim_jobs(own).await.unwrap_or_default();
+    assert_eq!(
+        mine.iter()
+            .map(|j| (j.lease.job_id, j.lease.epoch))
+            .collect::<Vec<_>>(),
+        vec![(born, 2)]
+    );
+}
+
+pub(super) async fn timer_fires_once<S: Store>(store: S) {
+    let version = deploy(&store, "h1").await;
+    let (id, head) = start_case(&store, version).await;
+    let due = t0() + Duration::seconds(5);
+    let mut t = step(id, &head, 2, t0());
+    t.status = CaseStatus::Waiting;
+    t.arm_timers.push(NewTimer {
+        timer_id: "wait#1".into(),
+        node: "wait".into(),
+        due,
+    });
+    let head = store.commit(t).await.unwrap_or_else(|e| panic!("{e}")).head;
+    assert!(
+        store
+            .due_timers(t0(), 10)
+            .await
+            .unwrap_or_default()
+            .is_empty()
+    );
+    assert_eq!(store.next_due().await.ok().flatten(), Some(due));
+
+    // Not due yet: refused.
+    let mut early = step(id, &head, 3, t0() + Duration::seconds(1));
+    early.fire_timer = Some("wait#1".into());
+    assert!(matches!(
+        store.commit(early).await,
+        Err(Error::TimerGone { .. })
+    ));
+
+    let later = t0() + Duration::seconds(6);
+    let due_now = store.due_timers(later, 10).await.unwrap_or_default();
+    assert_eq!(due_now.len(), 1);
+    assert_eq!(
+        (
+            due_now[0].case_id,
+            due_now[0].timer_id.as_str(),
+            due_now[0].due
+        ),
+        (id, "wait#1", due)
+    );
+
+    // Two firings decided against the same head in one batch: one wins.
+    let fire = |n| {
+        let mut t = step(id, &head, n, later);
+        t.fire_timer = Some("wait#1".into());
+        t
+    };
+    let (r1, r2) = tokio::join!(store.commit(fire(3)), store.commit(fire(3)));
+    assert!(r1.is_ok() != r2.is_ok(), "{r1:?} {r2:?}");
+    let head = r1.or(r2).map(|c| c.head).unwrap_or_else(|e| panic!("{e}"));
+    // Fired: gone, and firing it again from the new head is refused.
+    assert!(
+        store
+            .due_timers(later, 10)
+            .await
+            .unwrap_or_default()
+            .is_empty()
+    );
+    let mut again = step(id, &head, 4, later);
+    again.fire_timer = Some("wait#1".into());
+    assert!(matches!(
+        store.commit(again).await,
+        Err(Error::TimerGone { .. })
+    ));
+    assert_eq!(store.load_case(id).await.map(|c| c.head.seq).ok(), Some(3));
+}
+
+pub(super) async fn flow_versions_dedupe<S: Store>(store: S) {
+    let first = store
+        .deploy_flow("loan", "aaa", "v1", Uuid::now_v7(), t0())
+        .await;
+    let first = first.unwrap_or_else(|e| panic!("{e}"));
+    assert!(first.created);
+    assert_eq!(first.version.version, 1);
+    let again = store
+        .deploy_flow("loan", "aaa", "v1", Uuid::now_v7(), t0())
+        .await;
+    let again = again.unwrap_or_else(|e| panic!("{e}"));
+    assert!(!again.created);
+    assert_eq!(again.version, first.version);
+    let second = store
+        .deploy_flow("loan", "bbb", "v2", Uuid::now_v7(), t0())
+        .await;
+    let second = second.unwrap_or_else(|e| panic!("{e}"));
+    assert!(second.created);
+    assert_eq!(second.version.version, 2);
+    // Another flow numbers its own versions.
+    let other = store
+        .deploy_flow("other", "aaa", "v1", Uuid::now_v7(), t0())
+        .await;
+    assert_eq!(other.map(|d| d.version.version).ok(), Some(1));
+    let latest = store.latest_flow_version("loan").await.ok().flatten();
+    assert_eq!(latest.map(|v| v.hash), Some("bbb".into()));
+    let by_id = store
+        .flow_version(first.version.id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(by_id.source, "v1");
+    assert!(matches!(
+        store.flow_version(Uuid::now_v7()).await,
+        Err(Error::FlowVersionNotFound(_))
+    ));
+    assert!(
+        store
+            .latest_flow_version("nope")
+            .await
+            .ok()
+            .flatten()
+            .is_none()
+    );
+}
+
+pub(super) async fn tasks_and_finished_cases<S: Store>(store: S) {
+    let version = deploy(&store, "h1").await;
+    let (id, head) = start_case(&store, version).await;
+    let mut t = step(id, &head, 2, t0());
+    t.status = CaseStatus::Waiting;
+    t.open_tasks.push(NewTask {
+        task_id: format!("{id}/review/2"),
+        node: "review".into(),
+        role: "credit_officer".into(),
+        authority: Some(150_000.0),
+        due: Some(t0() + Duration::hours(4)),
+    });
+    t.arm_timers.push(NewTimer {
+        timer_id: "sla".into(),
+        node: "review".into(),
+        due: t0() + Duration::hours(4),
+    });
+    let head = store.commit(t).await.unwrap_or_else(|e| panic!("{e}")).head;
+    let open = store.open_tasks(None).await.unwrap_or_default();
+    assert_eq!(open.len(), 1);
+    assert_eq!(
+        (
+            open[0].role.as_str(),
+            open[0].authority,
+            open[0].flow_id.as_str()
+        ),
+        ("credit_officer", Some(150_000.0), "test-flow")
+    );
+    assert!(
+        store
+            .open_tasks(Some("senior_officer"))
+            .await
+            .unwrap_or_default()
+            .is_empty()
+    );
+    assert!(store.fsck().await.unwrap_or_default().is_empty());
+
+    let mut t = step(id, &head, 3, t0());
+    t.status = CaseStatus::Waiting;
+    t.reassign_tasks
+        .push((format!("{id}/review/2"), "senior_officer".into()));
+    let head = store.commit(t).await.unwrap_or_else(|e| panic!("{e}")).head;
+    assert_eq!(
+        store
+            .open_tasks(Some("senior_officer"))
+            .await
+            .unwrap_or_default()
+            .len(),
+        1
+    );
+
+    // Completing the case closes its task and drops its timer, even unasked.
+    let mut t = step(id, &head, 4, t0());
+    t.status = CaseStatus::Completed;
+    t.outcome = Some("approved".into());
+    store.commit(t).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(store.open_tasks(None).await.unwrap_or_default().is_empty());
+    let task = store.task(&format!("{id}/review/2")).await.ok().flatten();
+    assert_eq!(task.map(|t| t.open), Some(false));
+    assert!(
+        store
+            .due_timers(t0() + Duration::days(1), 10)
+            .await
+            .unwrap_or_default()
+            .is_empty()
+    );
+    assert!(store.fsck().await.unwrap_or_default().is_empty());
+
+    // fsck names a running case that waits for nothing.
+    let (stuck, _) = start_case(&store, version).await;
+    let violations = store.fsck().await.unwrap_or_default();
+    assert_eq!(violations.len(), 1, "{violations:?}");
+    assert_eq!(
+        (violations[0].rule, violations[0].case_id),
+        ("running-without-job", Some(stuck))
+    );
+}

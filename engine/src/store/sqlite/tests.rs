@@ -1,0 +1,202 @@
+//! Runs the store conformance suite against SQLite, plus SQLite-specific checks
+//! (tampering with rows by hand, group-commit counters).
+
+use super::super::{
+    CaseStatus, ChainHead, NewCase, NewEvent, Store, Transition, audit, conformance,
+};
+use super::SqliteStore;
+use serde_json::json;
+use sqlx::ConnectOptions;
+use uuid::Uuid;
+
+/// A fresh store in its own temporary directory (kept alive as long as the store).
+async fn fresh() -> (SqliteStore, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let path = dir.path().join("docket.db");
+    let store = SqliteStore::open(&path.to_string_lossy())
+        .await
+        .unwrap_or_else(|e| panic!("open: {e}"));
+    (store, dir)
+}
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {$(
+        #[tokio::test]
+        async fn $name() {
+            let (store, _dir) = fresh().await;
+            conformance::$name(store).await;
+        }
+    )*};
+}
+
+conformance!(
+    append_and_chain,
+    snapshot_is_kept_when_not_given,
+    seq_conflict_fails_alone,
+    lease_claim_expiry_and_epoch,
+    timer_fires_once,
+    flow_versions_dedupe,
+    tasks_and_finished_cases,
+);
+
+/// Commits `cases` cases of `events` events each and returns their ids.
+async fn seed(store: &SqliteStore, cases: usize, events: i64) -> Vec<Uuid> {
+    let version = store
+        .deploy_flow("f", "h", "src", Uuid::now_v7(), conformance::t0())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .version
+        .id;
+    let mut ids = Vec::new();
+    for _ in 0..cases {
+        let id = Uuid::now_v7();
+        let mut t = Transition::new(
+            id,
+            ChainHead::genesis(),
+            CaseStatus::Completed,
+            conformance::t0(),
+        );
+        t.create = Some(NewCase {
+            flow_version: version,
+        });
+        for n in 0..events {
+            t.events.push(NewEvent {
+                kind: "e".into(),
+                payload: json!({"n": n}),
+                at: conformance::t0(),
+            });
+        }
+        store.commit(t).await.unwrap_or_else(|e| panic!("{e}"));
+        ids.push(id);
+    }
+    ids
+}
+
+async fn raw(dir: &tempfile::TempDir, sql: &'static str, case: Uuid, seq: i64) {
+    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(dir.path().join("docket.db"))
+        .connect()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let n = sqlx::query(sql)
+        .bind(case.to_string())
+        .bind(seq)
+        .execute(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .rows_affected();
+    assert_eq!(n, 1, "{sql}");
+}
+
+#[tokio::test]
+async fn audit_names_the_first_broken_event_of_each_case() {
+    let (store, dir) = fresh().await;
+    let ids = seed(&store, 5, 4).await;
+    assert!(
+        audit::verify(&store)
+            .await
+            .map(|r| r.is_ok())
+            .unwrap_or(false)
+    );
+
+    raw(
+        &dir,
+        "UPDATE events SET payload = '{\"n\":99}' WHERE case_id = ?1 AND seq = ?2",
+        ids[0],
+        2,
+    )
+    .await;
+    raw(
+        &dir,
+        "DELETE FROM events WHERE case_id = ?1 AND seq = ?2",
+        ids[1],
+        3,
+    )
+    .await;
+    raw(
+        &dir,
+        "DELETE FROM events WHERE case_id = ?1 AND seq = ?2",
+        ids[2],
+        4,
+    )
+    .await;
+    raw(
+        &dir,
+        "UPDATE events SET at = '2026-03-01T09:00:00.000001Z' WHERE case_id = ?1 AND seq = ?2",
+        ids[3],
+        1,
+    )
+    .await;
+
+    let report = audit::verify(&store)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let broken: Vec<(Uuid, i64)> = report.broken.iter().map(|b| (b.case_id, b.seq)).collect();
+    let mut expected = vec![(ids[0], 2), (ids[1], 3), (ids[2], 4), (ids[3], 1)];
+    expected.sort();
+    let mut broken_sorted = broken.clone();
+    broken_sorted.sort();
+    assert_eq!(broken_sorted, expected, "{report:#?}");
+    assert_eq!(report.cases, 5);
+    // fsck sees the gaps too.
+    let violations = store.fsck().await.unwrap_or_default();
+    assert!(
+        violations
+            .iter()
+            .any(|v| v.rule == "event-gap" && v.case_id == Some(ids[1])),
+        "{violations:?}"
+    );
+}
+
+#[tokio::test]
+async fn audit_pages_through_many_cases() {
+    let (store, _dir) = fresh().await;
+    // More events than one audit page (10,000) so the walk crosses page boundaries.
+    let ids = seed(&store, 101, 100).await;
+    let report = audit::verify(&store)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(report.is_ok(), "{:?}", report.broken.first());
+    assert_eq!((report.cases, report.events), (ids.len() as u64, 10_100));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_commits_share_transactions() {
+    let (store, _dir) = fresh().await;
+    let version = store
+        .deploy_flow("f", "h", "src", Uuid::now_v7(), conformance::t0())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .version
+        .id;
+    let before = store.commit_stats();
+    let mut handles = Vec::new();
+    for _ in 0..400 {
+        let store = store.clone();
+        handles.push(tokio::spawn(async move {
+            let mut t = Transition::new(
+                Uuid::now_v7(),
+                ChainHead::genesis(),
+                CaseStatus::Completed,
+                conformance::t0(),
+            );
+            t.create = Some(NewCase {
+                flow_version: version,
+            });
+            t.events.push(NewEvent {
+                kind: "e".into(),
+                payload: json!({}),
+                at: conformance::t0(),
+            });
+            store.commit(t).await
+        }));
+    }
+    for h in handles {
+        assert!(h.await.map(|r| r.is_ok()).unwrap_or(false));
+    }
+    let after = store.commit_stats();
+    assert_eq!(after.transitions - before.transitions, 400);
+    // Grouped: far fewer fsyncs than transitions.
+    assert!(after.transactions - before.transactions < 200, "{after:?}");
+    assert!(after.mean_batch() > 1.0);
+}

@@ -1,0 +1,484 @@
+//! Watchlist: the applicant (and any other subjects: legal representative, guarantors…)
+//! against listed names and ID numbers, compared on normalised keys.
+
+use super::{Ctx, Finding, Severity, Violated, values};
+use crate::error::Error;
+use crate::normalize::{id_key, name_key};
+use crate::vars::{self, Fault, VarPath, kind_of};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+/// Most hits listed in a result; the count is always exact.
+const MAX_HITS_LISTED: usize = 50;
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub id_number: Option<String>,
+    /// Which list it comes from (e.g. `sanctions`, `internal-blacklist`).
+    #[serde(default)]
+    pub list: Option<String>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// Who is screened: the object (or every object of the array) at `path`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subject {
+    pub role: String,
+    pub path: VarPath,
+    #[serde(default = "default_name_field")]
+    pub name_field: String,
+    #[serde(default = "default_id_field")]
+    pub id_field: String,
+    /// An absent optional subject is simply not screened (e.g. no guarantors).
+    #[serde(default)]
+    pub optional: bool,
+}
+
+fn default_name_field() -> String {
+    "name".into()
+}
+fn default_id_field() -> String {
+    "id_number".into()
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchlistRule {
+    #[serde(default)]
+    pub entries: Vec<Entry>,
+    /// More entries from the case (`[{name, id_number, list, note}]`). `null` turns it
+    /// off. When absent from the case it is required only if `entries` is empty: a
+    /// screening against no list at all is a missing input, not a pass.
+    #[serde(default = "default_vars_entries")]
+    pub vars_entries: Option<VarPath>,
+    #[serde(default = "default_subjects")]
+    pub subjects: Vec<Subject>,
+    /// Severity of hits on the name alone (names are not unique; IDs are). Defaults to
+    /// the rule's severity.
+    #[serde(default)]
+    pub name_only_severity: Option<Severity>,
+}
+
+fn default_vars_entries() -> Option<VarPath> {
+    Some(VarPath::of("/watchlist"))
+}
+fn default_subjects() -> Vec<Subject> {
+    vec![Subject {
+        role: "applicant".into(),
+        path: VarPath::of("/applicant"),
+        name_field: default_name_field(),
+        id_field: default_id_field(),
+        optional: false,
+    }]
+}
+
+/// One screened party: its role, where it is in the case, and what it is called.
+struct Screened {
+    role: String,
+    pointer: String,
+    name: Option<String>,
+    id: Option<String>,
+}
+
+/// An entry with its matching keys.
+struct Keyed<'a> {
+    entry: &'a Entry,
+    source: &'static str,
+    name: String,
+    id: String,
+}
+
+impl WatchlistRule {
+    pub(crate) fn validate(&self, at: &str) -> Result<(), Error> {
+        for (i, e) in self.entries.iter().enumerate() {
+            let name = e.name.as_deref().map(name_key).unwrap_or_default();
+            let id = e.id_number.as_deref().map(id_key).unwrap_or_default();
+            if name.is_empty() && id.is_empty() {
+                return Err(Error::config(
+                    format!("{at}/entries/{i}"),
+                    "an entry needs a name or an id_number with letters or digits",
+                ));
+            }
+        }
+        if self.subjects.is_empty() {
+            return Err(Error::config(
+                format!("{at}/subjects"),
+                "name at least one subject to screen",
+            ));
+        }
+        for (i, s) in self.subjects.iter().enumerate() {
+            if s.role.trim().is_empty() {
+                return Err(Error::config(
+                    format!("{at}/subjects/{i}/role"),
+                    "a subject needs a role",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn case_entries(&self, ctx: &Ctx<'_>) -> Result<Vec<Entry>, Fault> {
+        let Some(path) = &self.vars_entries else {
+            return Ok(Vec::new());
+        };
+        let Some(list) = path.get(ctx.vars) else {
+            return if self.entries.is_empty() {
+                Err(Fault::Missing(path.as_str().to_string()))
+            } else {
+                Ok(Vec::new())
+            };
+        };
+        let items = list.as_array().ok_or_else(|| {
+            Fault::invalid(
+                path.as_str(),
+                format!("expected an array of entries, found {}", kind_of(list)),
+            )
+        })?;
+        let mut out = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let at = format!("{}/{i}", path.as_str());
+            let obj = item.as_object().ok_or_else(|| {
+                Fault::invalid(
+                    &at,
+                    format!("expected an entry object, found {}", kind_of(item)),
+                )
+            })?;
+            // Case data comes from outside: extra fields are tolerated, wrong types are not.
+            let field = |k: &str| -> Result<Option<String>, Fault> {
+                match obj.get(k) {
+                    None | Some(Value::Null) => Ok(None),
+                    Some(v) => vars::text_value(v, &format!("{at}/{k}")).map(Some),
+                }
+            };
+            out.push(Entry {
+                name: field("name")?,
+                id_number: field("id_number")?,
+                list: field("list")?,
+                note: field("note")?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Every subject to screen.
+    fn subjects(&self, ctx: &Ctx<'_>) -> Result<Vec<Screened>, Fault> {
+        let mut out = Vec::new();
+        for s in &self.subjects {
+            let Some(v) = s.path.get(ctx.vars) else {
+                if s.optional {
+                    continue;
+                }
+                return Err(Fault::Missing(s.path.as_str().to_string()));
+            };
+            let items: Vec<(String, &Value)> = match v {
+                Value::Array(a) => a
+                    .iter()
+                    .enumerate()
+                    .map(|(i, x)| (format!("{}/{i}", s.path.as_str()), x))
+                    .collect(),
+                other => vec![(s.path.as_str().to_string(), other)],
+            };
+            for (at, item) in items {
+                let obj = item.as_object().ok_or_else(|| {
+                    Fault::invalid(
+                        &at,
+                        format!("expected a subject object, found {}", kind_of(item)),
+                    )
+                })?;
+                let field = |k: &str| -> Result<Option<String>, Fault> {
+                    match obj.get(k) {
+                        None | Some(Value::Null) => Ok(None),
+                        Some(v) => vars::text_value(v, &format!("{at}/{k}")).map(Some),
+                    }
+                };
+                let (name, id) = (field(&s.name_field)?, field(&s.id_field)?);
+                if name.is_none() && id.is_none() {
+                    return Err(Fault::invalid(
+                        &at,
+                        format!(
+                            "a {} needs `{}` or `{}` to be screened",
+                            s.role, s.name_field, s.id_field
+                        ),
+                    ));
+                }
+                out.push(Screened {
+                    role: s.role.clone(),
+                    pointer: at,
+                    name,
+                    id,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn evaluate(&self, ctx: &Ctx<'_>, severity: Severity) -> Result<Finding, Fault> {
+        let from_case = self.case_entries(ctx)?;
+        let keyed: Vec<Keyed<'_>> = self
+            .entries
+            .iter()
+            .map(|e| (e, "config"))
+            .chain(from_case.iter().map(|e| (e, "case")))
+            .map(|(entry, source)| Keyed {
+                entry,
+                source,
+                name: entry.name.as_deref().map(name_key).unwrap_or_default(),
+                id: entry.id_number.as_deref().map(id_key).unwrap_or_default(),
+            })
+            .collect();
+        let mut by_name: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        let mut by_id: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, k) in keyed.iter().enumerate() {
+            if !k.name.is_empty() {
+                by_name.entry(&k.name).or_default().push(i);
+            }
+            if !k.id.is_empty() {
+                by_id.entry(&k.id).or_default().push(i);
+            }
+        }
+        let subjects = self.subjects(ctx)?;
+        let mut hits = Vec::new();
+        let mut worst: Option<Severity> = None;
+        for Screened {
+            role,
+            pointer: at,
+            name,
+            id,
+        } in &subjects
+        {
+            let name_k = name.as_deref().map(name_key).unwrap_or_default();
+            let id_k = id.as_deref().map(id_key).unwrap_or_default();
+            let mut matched: BTreeMap<usize, (bool, bool)> = BTreeMap::new();
+            if !name_k.is_empty() {
+                for &i in by_name.get(name_k.as_str()).into_iter().flatten() {
+                    matched.entry(i).or_default().0 = true;
+                }
+            }
+            if !id_k.is_empty() {
+                for &i in by_id.get(id_k.as_str()).into_iter().flatten() {
+                    matched.entry(i).or_default().1 = true;
+                }
+            }
+            for (i, (on_name, on_id)) in matched {
+                let hit_severity = if on_id {
+                    severity
+                } else {
+                    self.name_only_severity.unwrap_or(severity)
+                };
+                worst = worst.max(Some(hit_severity));
+                let k = &keyed[i];
+                hits.push(json!({
+                    "role": role, "subject": at, "name": name, "id_number": id,
+                    "matched_on": match (on_name, on_id) { (true, true) => "name_and_id", (false, true) => "id", _ => "name" },
+                    "severity": hit_severity, "source": k.source,
+                    "entry": {"name": k.entry.name, "id_number": k.entry.id_number, "list": k.entry.list, "note": k.entry.note},
+                }));
+            }
+        }
+        let hit_count = hits.len();
+        hits.truncate(MAX_HITS_LISTED);
+        let values = values! {
+            "subjects_screened": subjects.len(), "entries": keyed.len(),
+            "hit_count": hit_count, "hits": hits,
+        };
+        Ok(match worst {
+            None => Finding::passed(values),
+            Some(s) => {
+                let first = &values["hits"][0];
+                let message = format!(
+                    "{} watchlist hit(s); first: {} {} matched on {}{}",
+                    hit_count,
+                    first["role"].as_str().unwrap_or_default(),
+                    first["name"]
+                        .as_str()
+                        .or(first["id_number"].as_str())
+                        .unwrap_or_default(),
+                    first["matched_on"].as_str().unwrap_or_default(),
+                    first["entry"]["list"]
+                        .as_str()
+                        .map(|l| format!(" (list {l})"))
+                        .unwrap_or_default(),
+                );
+                Finding {
+                    violation: Some(Violated {
+                        message,
+                        severity: Some(s),
+                    }),
+                    values,
+                }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dates::Date;
+
+    fn rule(cfg: Value) -> WatchlistRule {
+        let r: WatchlistRule = serde_json::from_value(cfg).unwrap();
+        r.validate("/rules/3").unwrap();
+        r
+    }
+
+    fn run(rule: &WatchlistRule, vars: Value) -> Result<Finding, Fault> {
+        rule.evaluate(
+            &Ctx {
+                vars: &vars,
+                today: Date::parse("2024-06-30").unwrap(),
+            },
+            Severity::Reject,
+        )
+    }
+
+    fn listed() -> WatchlistRule {
+        rule(json!({
+            "entries": [
+                {"name": "张伟", "id_number": "11010519491231002X", "list": "internal-blacklist"},
+                {"name": "ACME Trading Co., Ltd.", "list": "sanctions"},
+                {"id_number": "91350100M000100Y43", "list": "fraud"}
+            ],
+            "name_only_severity": "refer"
+        }))
+    }
+
+    #[test]
+    fn id_hit_rejects_whatever_the_spelling() {
+        let vars = json!({"applicant": {"name": "Someone Else", "id_number": "１１０１０５ １９４９１２３１ ００２ｘ"}});
+        let f = run(&listed(), vars).unwrap();
+        let v = f.violation.unwrap();
+        assert_eq!(v.severity, Some(Severity::Reject));
+        assert_eq!(f.values["hits"][0]["matched_on"], json!("id"));
+        assert_eq!(
+            f.values["hits"][0]["entry"]["list"],
+            json!("internal-blacklist")
+        );
+    }
+
+    #[test]
+    fn name_only_hit_takes_the_name_only_severity() {
+        let vars = json!({"applicant": {"name": "ａｃｍｅ  trading co ltd", "id_number": "91110000000000000X"}});
+        let f = run(&listed(), vars).unwrap();
+        assert_eq!(f.violation.unwrap().severity, Some(Severity::Refer));
+        assert_eq!(f.values["hits"][0]["matched_on"], json!("name"));
+    }
+
+    #[test]
+    fn name_and_id_on_the_same_entry_is_one_hit() {
+        let vars = json!({"applicant": {"name": "张 伟", "id_number": "11010519491231002x"}});
+        let f = run(&listed(), vars).unwrap();
+        assert_eq!(f.values["hit_count"], json!(1));
+        assert_eq!(f.values["hits"][0]["matched_on"], json!("name_and_id"));
+    }
+
+    #[test]
+    fn similar_is_not_equal() {
+        let vars = json!({"applicant": {"name": "张玮", "id_number": "11010519491231003X"}});
+        let f = run(&listed(), vars).unwrap();
+        assert_eq!(f.violation, None);
+        assert_eq!(f.values["entries"], json!(3));
+    }
+
+    #[test]
+    fn case_entries_and_every_subject_are_screened() {
+        let r = rule(json!({
+            "subjects": [
+                {"role": "company", "path": "/applicant", "id_field": "uscc"},
+                {"role": "guarantor", "path": "/guarantors", "optional": true}
+            ]
+        }));
+        let vars = json!({
+            "applicant": {"name": "Good Co", "uscc": "91350100M000100Y43"},
+            "guarantors": [{"name": "Li Lei"}, {"name": "Han Meimei", "id_number": null}],
+            "watchlist": [{"name": "HAN MEIMEI", "list": "court-enforcement", "extra": 1}]
+        });
+        let f = run(&r, vars.clone()).unwrap();
+        assert_eq!(f.values["subjects_screened"], json!(3));
+        assert_eq!(f.values["hits"][0]["subject"], json!("/guarantors/1"));
+        assert_eq!(f.values["hits"][0]["source"], json!("case"));
+        assert!(
+            f.violation
+                .unwrap()
+                .message
+                .contains("guarantor Han Meimei matched on name (list court-enforcement)")
+        );
+        // Optional subjects may be absent; the required one may not.
+        let mut no_guarantors = vars.clone();
+        no_guarantors.as_object_mut().unwrap().remove("guarantors");
+        assert_eq!(
+            run(&r, no_guarantors).unwrap().values["subjects_screened"],
+            json!(1)
+        );
+        assert_eq!(
+            run(&r, json!({"watchlist": []})),
+            Err(Fault::Missing("/applicant".into()))
+        );
+    }
+
+    #[test]
+    fn no_list_at_all_is_missing_but_an_empty_list_is_a_list() {
+        let r = rule(json!({}));
+        assert_eq!(
+            run(&r, json!({"applicant": {"name": "A"}})),
+            Err(Fault::Missing("/watchlist".into()))
+        );
+        assert!(
+            run(&r, json!({"applicant": {"name": "A"}, "watchlist": []}))
+                .unwrap()
+                .violation
+                .is_none()
+        );
+        // With config entries the case list is optional.
+        assert!(
+            run(&listed(), json!({"applicant": {"name": "A"}}))
+                .unwrap()
+                .violation
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn malformed_case_data_names_the_place() {
+        let r = rule(json!({}));
+        let bad_entry =
+            json!({"applicant": {"name": "A"}, "watchlist": [{"name": "B"}, {"name": ["x"]}]});
+        assert!(
+            matches!(run(&r, bad_entry), Err(Fault::Invalid { pointer, .. }) if pointer == "/watchlist/1/name")
+        );
+        let anonymous = json!({"applicant": {"email": "a@b.c"}, "watchlist": []});
+        assert!(
+            matches!(run(&r, anonymous), Err(Fault::Invalid { pointer, .. }) if pointer == "/applicant")
+        );
+    }
+
+    #[test]
+    fn entries_that_normalise_to_nothing_are_rejected() {
+        let r: WatchlistRule =
+            serde_json::from_value(json!({"entries": [{"name": "..."}]})).unwrap();
+        assert!(
+            r.validate("/rules/3")
+                .unwrap_err()
+                .to_string()
+                .contains("/rules/3/entries/0")
+        );
+    }
+
+    #[test]
+    fn hit_lists_are_bounded_but_counted() {
+        let entries: Vec<Value> = (0..80)
+            .map(|i| json!({"name": "Same Name", "note": i.to_string()}))
+            .collect();
+        let r = rule(json!({"entries": entries}));
+        let f = run(&r, json!({"applicant": {"name": "same name"}})).unwrap();
+        assert_eq!(f.values["hit_count"], json!(80));
+        assert_eq!(f.values["hits"].as_array().unwrap().len(), MAX_HITS_LISTED);
+    }
+}

@@ -1,0 +1,195 @@
+//! Reading case variables: where a value lives (`VarPath`) and typed look-ups that say
+//! precisely which variable is missing or malformed.
+
+use crate::dates::Date;
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+
+/// Where a value lives in the case variables, always held as a JSON pointer. Config may
+/// write a pointer (`/applicant/monthly_income`) or a dotted path (`applicant.monthly_income`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VarPath(String);
+
+impl VarPath {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        if s.starts_with('/') {
+            return Ok(Self(s.to_string()));
+        }
+        if s.is_empty() {
+            return Err("a variable path must not be empty".into());
+        }
+        let mut pointer = String::with_capacity(s.len() + 1);
+        for segment in s.split('.') {
+            if segment.is_empty() {
+                return Err(format!("variable path `{s}` has an empty segment"));
+            }
+            pointer.push('/');
+            pointer.push_str(&segment.replace('~', "~0").replace('/', "~1"));
+        }
+        Ok(Self(pointer))
+    }
+
+    /// A path known to be valid (the defaults in rule configs).
+    pub(crate) fn of(pointer: &'static str) -> Self {
+        Self(pointer.to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The value at this path; `null` counts as absent.
+    pub fn get<'a>(&self, vars: &'a Value) -> Option<&'a Value> {
+        vars.pointer(&self.0).filter(|v| !v.is_null())
+    }
+}
+
+impl<'de> Deserialize<'de> for VarPath {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Why a rule could not read what it needs.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Fault {
+    /// Absent or `null`: the rule's `on_missing` decides what happens.
+    Missing(String),
+    /// Present but unusable: always an error.
+    Invalid { pointer: String, message: String },
+}
+
+impl Fault {
+    pub(crate) fn invalid(pointer: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            pointer: pointer.into(),
+            message: message.into(),
+        }
+    }
+}
+
+pub(crate) fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A number, or a string holding a plain decimal number (amounts often travel as
+/// strings such as `"200000.00"` so that no float rounding touches them upstream).
+pub(crate) fn number_value(v: &Value, pointer: &str) -> Result<f64, Fault> {
+    let n = match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => {
+            let t = s.trim();
+            let plain = !t.is_empty()
+                && t.bytes()
+                    .all(|c| c.is_ascii_digit() || c == b'.' || c == b'-')
+                && t.bytes().filter(|&c| c == b'.').count() <= 1
+                && !t[1..].contains('-');
+            if plain { t.parse::<f64>().ok() } else { None }
+        }
+        other => {
+            return Err(Fault::invalid(
+                pointer,
+                format!("expected a number, found {}", kind_of(other)),
+            ));
+        }
+    };
+    n.filter(|x| x.is_finite())
+        .ok_or_else(|| Fault::invalid(pointer, format!("expected a number, found {v}")))
+}
+
+pub(crate) fn number(vars: &Value, path: &VarPath) -> Result<f64, Fault> {
+    let v = path
+        .get(vars)
+        .ok_or_else(|| Fault::Missing(path.as_str().to_string()))?;
+    number_value(v, path.as_str())
+}
+
+/// Text; whole numbers are accepted too (customer numbers are sometimes numeric).
+pub(crate) fn text_value(v: &Value, pointer: &str) -> Result<String, Fault> {
+    match v {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) if n.is_u64() || n.is_i64() => Ok(n.to_string()),
+        other => Err(Fault::invalid(
+            pointer,
+            format!("expected a string, found {}", kind_of(other)),
+        )),
+    }
+}
+
+pub(crate) fn text(vars: &Value, path: &VarPath) -> Result<String, Fault> {
+    let v = path
+        .get(vars)
+        .ok_or_else(|| Fault::Missing(path.as_str().to_string()))?;
+    text_value(v, path.as_str())
+}
+
+pub(crate) fn date(vars: &Value, path: &VarPath) -> Result<Date, Fault> {
+    let s = text(vars, path)?;
+    Date::parse(&s)
+        .ok_or_else(|| Fault::invalid(path.as_str(), format!("`{s}` is not a date (YYYY-MM-DD)")))
+}
+
+/// A loan term in whole months, 1 to 600.
+pub(crate) fn term_months(vars: &Value, path: &VarPath) -> Result<u32, Fault> {
+    let n = number(vars, path)?;
+    if n.fract() != 0.0 || !(1.0..=600.0).contains(&n) {
+        return Err(Fault::invalid(
+            path.as_str(),
+            format!("a term must be a whole number of months from 1 to 600, found {n}"),
+        ));
+    }
+    Ok(n as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn dotted_paths_become_pointers() {
+        assert_eq!(
+            VarPath::parse("applicant.monthly_income").unwrap().as_str(),
+            "/applicant/monthly_income"
+        );
+        assert_eq!(VarPath::parse("a/b.c~d").unwrap().as_str(), "/a~1b/c~0d");
+        assert_eq!(VarPath::parse("/x/0").unwrap().as_str(), "/x/0");
+        assert!(VarPath::parse("").is_err());
+        assert!(VarPath::parse("a..b").is_err());
+    }
+
+    #[test]
+    fn numbers_come_from_numbers_and_plain_decimal_strings() {
+        let vars = json!({"a": 12.5, "b": " 200000.00 ", "c": "1e5", "d": "12-3", "e": true, "f": null, "g": "-4"});
+        let p = |s| VarPath::parse(s).unwrap();
+        assert_eq!(number(&vars, &p("a")), Ok(12.5));
+        assert_eq!(number(&vars, &p("b")), Ok(200000.0));
+        assert_eq!(number(&vars, &p("g")), Ok(-4.0));
+        assert!(matches!(number(&vars, &p("c")), Err(Fault::Invalid { .. })));
+        assert!(matches!(number(&vars, &p("d")), Err(Fault::Invalid { .. })));
+        assert!(matches!(number(&vars, &p("e")), Err(Fault::Invalid { .. })));
+        assert_eq!(number(&vars, &p("f")), Err(Fault::Missing("/f".into())));
+        assert_eq!(number(&vars, &p("zz")), Err(Fault::Missing("/zz".into())));
+    }
+
+    #[test]
+    fn terms_are_whole_months() {
+        let vars = json!({"t": 36, "u": 0, "v": 12.5, "w": 601});
+        let p = |s| VarPath::parse(s).unwrap();
+        assert_eq!(term_months(&vars, &p("t")), Ok(36));
+        for bad in ["u", "v", "w"] {
+            assert!(
+                matches!(term_months(&vars, &p(bad)), Err(Fault::Invalid { .. })),
+                "{bad}"
+            );
+        }
+    }
+}

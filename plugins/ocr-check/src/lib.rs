@@ -1,0 +1,82 @@
+//! `ocr-check`: checks the fields an OCR service read off an applicant's documents —
+//! identity numbers, credit codes and card numbers by their check characters, OCR
+//! confidence, agreement with the application, expiry, and the required document set.
+//!
+//! The logic is plain functions over typed config and input ([`check::check`]); the
+//! [`OcrCheck`] plugin only parses, calls it and shapes the output. See README.md for
+//! the config, the case variables it reads and the result it writes.
+
+pub mod case;
+pub mod check;
+pub mod checks;
+pub mod config;
+pub mod date;
+pub mod error;
+pub mod path;
+pub mod schema;
+
+use crate::case::Case;
+use crate::check::Report;
+use crate::config::Config;
+use crate::date::Date;
+pub use crate::error::Error;
+use plugin_sdk::{Info, Input, Output, Plugin, Reason};
+
+pub const NAME: &str = "ocr-check";
+pub const VERSION: &str = "1.0.0";
+
+/// The plugin.
+pub struct OcrCheck;
+
+impl Plugin for OcrCheck {
+    fn describe() -> Info {
+        Info {
+            name: NAME.into(),
+            version: VERSION.into(),
+            config_schema: schema::config_schema(),
+            output_schema: schema::output_schema(),
+        }
+    }
+
+    fn run(input: Input) -> Result<Output, plugin_sdk::Error> {
+        Ok(run(&input)?)
+    }
+}
+
+/// One call: parse, check, shape the output.
+pub fn run(input: &Input) -> Result<Output, Error> {
+    let checked = Config::parse(&input.config)?;
+    let today = Date::parse_iso(&input.business_date)
+        .ok_or_else(|| Error::BusinessDate(input.business_date.clone()))?;
+    let case = Case::from_vars(&input.vars, &checked)?;
+    let report = check::check(&checked, &case, today);
+    Ok(output(&report))
+}
+
+fn output(report: &Report) -> Output {
+    let reasons = report
+        .reason_codes
+        .iter()
+        .map(|&code| {
+            let of_code: Vec<_> = report.findings.iter().filter(|f| f.code == code).collect();
+            let message = match of_code.len() {
+                1 => of_code[0].message.clone(),
+                n => format!("{} (and {} more)", of_code[0].message, n - 1),
+            };
+            Reason {
+                code: code.as_str().into(),
+                message,
+                weight: of_code.len() as f64,
+            }
+        })
+        .collect();
+    Output {
+        result: serde_json::to_value(report).expect("a report is plain data"),
+        outcome: Some(report.outcome.as_str().into()),
+        score: None,
+        reasons,
+    }
+}
+
+#[cfg(test)]
+mod tests;

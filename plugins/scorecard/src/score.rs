@@ -1,0 +1,312 @@
+//! Scoring a case against a validated [`Card`]: bin lookup, missing and unmatched
+//! values, the score, its grade, the probability it implies and the adverse reasons.
+
+use crate::card::{Card, Characteristic, Fallback, Matcher, Source, category_key};
+use crate::error::Error;
+use serde_json::{Value, json};
+
+/// One characteristic's contribution.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Contribution {
+    pub name: String,
+    /// The value read (or the ratio computed); `Null` when missing.
+    pub value: Value,
+    /// The bin's label, or `missing` / `other`.
+    pub bin: String,
+    pub points: f64,
+    pub max_points: f64,
+    pub woe: Option<f64>,
+    pub missing: bool,
+}
+
+/// A characteristic that cost the applicant points, as a reason code.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdverseReason {
+    pub code: String,
+    pub characteristic: String,
+    pub points: f64,
+    pub max_points: f64,
+    pub message: String,
+}
+
+impl AdverseReason {
+    pub fn points_lost(&self) -> f64 {
+        self.max_points - self.points
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scored {
+    pub card: String,
+    pub score: f64,
+    pub grade: String,
+    pub decision: Option<String>,
+    /// From the card's scaling: `1 / (1 + odds)`, `odds = exp((score - offset) / factor)`.
+    pub probability_of_default: Option<f64>,
+    pub contributions: Vec<Contribution>,
+    /// Largest loss against the characteristic's best bin first; ties in card order;
+    /// one entry per reason code.
+    pub reasons: Vec<AdverseReason>,
+}
+
+/// What a characteristic's source yields.
+enum Read {
+    Missing,
+    Number(f64),
+    Category(String, Value),
+}
+
+/// A whole number as an integer, anything else as a float: `731`, not `731.0`.
+pub fn num(x: f64) -> Value {
+    if x.fract() == 0.0 && x.abs() < 9.0e15 {
+        json!(x as i64)
+    } else {
+        json!(x)
+    }
+}
+
+/// Rounds to `digits` decimals, so host and wasm builds print the same figures.
+fn round_to(x: f64, digits: i32) -> f64 {
+    let scale = 10f64.powi(digits);
+    (x * scale).round() / scale
+}
+
+fn number_at(
+    vars: &Value,
+    path: &crate::path::DotPath,
+    c: &Characteristic,
+) -> Result<Option<f64>, Error> {
+    match path.lookup(vars) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => Ok(n.as_f64()),
+        Some(other) => Err(Error::input(
+            path.pointer(),
+            format!(
+                "characteristic `{}` needs a number here, got {other}",
+                c.name
+            ),
+        )),
+    }
+}
+
+fn read(vars: &Value, c: &Characteristic) -> Result<Read, Error> {
+    match (&c.source, &c.matcher) {
+        (Source::Variable(path), Matcher::Numeric(_)) => {
+            Ok(number_at(vars, path, c)?.map_or(Read::Missing, Read::Number))
+        }
+        (Source::Variable(path), Matcher::Categorical(_)) => match path.lookup(vars) {
+            None | Some(Value::Null) => Ok(Read::Missing),
+            Some(v) => {
+                let key = category_key(v).ok_or_else(|| {
+                    Error::input(
+                        path.pointer(),
+                        format!(
+                            "characteristic `{}` needs a string, number or boolean here",
+                            c.name
+                        ),
+                    )
+                })?;
+                Ok(Read::Category(key, v.clone()))
+            }
+        },
+        (
+            Source::Ratio {
+                numerator,
+                denominator,
+            },
+            _,
+        ) => {
+            let n = number_at(vars, numerator, c)?;
+            let d = number_at(vars, denominator, c)?;
+            // A zero denominator leaves the ratio undefined: the card's missing points
+            // say what that is worth (e.g. debt-to-income without income).
+            Ok(match (n, d) {
+                (Some(n), Some(d)) if d != 0.0 => Read::Number(n / d),
+                _ => Read::Missing,
+            })
+        }
+    }
+}
+
+fn source_text(c: &Characteristic) -> String {
+    match &c.source {
+        Source::Variable(p) => p.pointer(),
+        Source::Ratio {
+            numerator,
+            denominator,
+        } => format!("{} / {}", numerator.pointer(), denominator.pointer()),
+    }
+}
+
+fn contribution(c: &Characteristic, vars: &Value) -> Result<Contribution, Error> {
+    let value = read(vars, c)?;
+    let matched = match &value {
+        Read::Missing => None,
+        Read::Number(x) => match &c.matcher {
+            Matcher::Numeric(ranges) => ranges
+                .iter()
+                .position(|&(lo, hi)| lo.is_none_or(|lo| *x >= lo) && hi.is_none_or(|hi| *x < hi)),
+            // The card forbids ratios with categorical bins; a number still finds its
+            // category by its JSON text.
+            Matcher::Categorical(map) => category_key(&num(*x)).and_then(|k| map.get(&k).copied()),
+        },
+        Read::Category(key, _) => match &c.matcher {
+            Matcher::Categorical(map) => map.get(key).copied(),
+            Matcher::Numeric(_) => None,
+        },
+    };
+    let shown = match &value {
+        Read::Missing => Value::Null,
+        Read::Number(x) => num(round_to(*x, 6)),
+        Read::Category(_, v) => v.clone(),
+    };
+    let fallback = |f: Option<Fallback>, label: &str, missing: bool| Contribution {
+        name: c.name.clone(),
+        value: shown.clone(),
+        bin: label.to_string(),
+        points: f.map_or(0.0, |f| f.points),
+        max_points: c.max_points,
+        woe: f.and_then(|f| f.woe),
+        missing,
+    };
+    match (matched, &value) {
+        (Some(i), _) => Ok(Contribution {
+            name: c.name.clone(),
+            value: shown.clone(),
+            bin: c.bins[i].label.clone(),
+            points: c.bins[i].points,
+            max_points: c.max_points,
+            woe: c.bins[i].woe,
+            missing: false,
+        }),
+        (None, Read::Missing) => match c.missing {
+            Some(_) => Ok(fallback(c.missing, "missing", true)),
+            None => Err(Error::input(
+                source_text(c),
+                format!(
+                    "missing: characteristic `{}` needs it and the card gives no points for a missing value",
+                    c.name
+                ),
+            )),
+        },
+        (None, _) => match c.other {
+            Some(_) => Ok(fallback(c.other, "other", false)),
+            None => Err(Error::input(
+                source_text(c),
+                format!(
+                    "value {shown} falls in no bin of characteristic `{}` and the card gives no other_points",
+                    c.name
+                ),
+            )),
+        },
+    }
+}
+
+/// Scores the case variables `vars` with `card`.
+pub fn score(card: &Card, vars: &Value) -> Result<Scored, Error> {
+    let contributions: Vec<Contribution> = card
+        .characteristics
+        .iter()
+        .map(|c| contribution(c, vars))
+        .collect::<Result<_, _>>()?;
+    let score = card.base_points + contributions.iter().map(|c| c.points).sum::<f64>();
+    let grade = card
+        .grades
+        .iter()
+        .find(|g| g.min_score.is_none_or(|min| score >= min))
+        .expect("the last band has no minimum");
+    let probability_of_default = card.scaling.map(|s| {
+        let odds = libm::exp((score - s.offset()) / s.factor());
+        round_to(1.0 / (1.0 + odds), 6)
+    });
+
+    let mut ranked: Vec<(usize, &Contribution)> = contributions
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.max_points - c.points > 1e-9)
+        .collect();
+    // Stable sort: equal losses keep the card's order.
+    ranked
+        .sort_by(|(_, a), (_, b)| (b.max_points - b.points).total_cmp(&(a.max_points - a.points)));
+    let mut reasons: Vec<AdverseReason> = Vec::new();
+    for (i, contrib) in ranked {
+        if reasons.len() >= card.max_reasons {
+            break;
+        }
+        let c = &card.characteristics[i];
+        let code = match (&c.missing_reason_code, contrib.missing) {
+            (Some(code), true) => code.clone(),
+            _ => c.reason_code.clone(),
+        };
+        if reasons.iter().any(|r| r.code == code) {
+            continue;
+        }
+        let text = c
+            .reason
+            .as_deref()
+            .or(c.description.as_deref())
+            .unwrap_or(&c.name);
+        let message = format!(
+            "{text}: {} of {} points ({})",
+            num(contrib.points),
+            num(contrib.max_points),
+            if contrib.missing {
+                "missing".to_string()
+            } else {
+                format!("{} in {}", contrib.value, contrib.bin)
+            }
+        );
+        reasons.push(AdverseReason {
+            code,
+            characteristic: c.name.clone(),
+            points: contrib.points,
+            max_points: contrib.max_points,
+            message,
+        });
+    }
+    Ok(Scored {
+        card: card.id.clone(),
+        score,
+        grade: grade.grade.clone(),
+        decision: grade.decision.clone(),
+        probability_of_default,
+        contributions,
+        reasons,
+    })
+}
+
+impl Scored {
+    /// The result document.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "card": self.card,
+            "score": num(self.score),
+            "grade": self.grade,
+            "decision": self.decision,
+            "probability_of_default": self.probability_of_default,
+            "reason_codes": self.reasons.iter().map(|r| r.code.as_str()).collect::<Vec<_>>(),
+            "reasons": self.reasons.iter().map(|r| json!({
+                "code": r.code,
+                "characteristic": r.characteristic,
+                "points": num(r.points),
+                "max_points": num(r.max_points),
+                "points_lost": num(r.points_lost()),
+                "message": r.message,
+            })).collect::<Vec<_>>(),
+            "characteristics": self.contributions.iter().map(|c| {
+                let mut v = json!({
+                    "name": c.name,
+                    "value": c.value,
+                    "bin": c.bin,
+                    "points": num(c.points),
+                    "max_points": num(c.max_points),
+                });
+                if let Some(w) = c.woe {
+                    v["woe"] = json!(w);
+                }
+                v
+            }).collect::<Vec<_>>(),
+            "missing": self.contributions.iter().filter(|c| c.missing).map(|c| c.name.as_str()).collect::<Vec<_>>(),
+        })
+    }
+}

@@ -321,6 +321,38 @@ pub(super) async fn lease_claim_expiry_and_epoch<S: Store>(store: S) {
     );
 }
 
+pub(super) async fn cancelled_jobs_are_gone<S: Store>(store: S) {
+    let version = deploy(&store, "h1").await;
+    let (id, head) = start_case(&store, version).await;
+    let job = Uuid::now_v7();
+    let mut t = step(id, &head, 2, t0());
+    t.jobs.push(NewJob {
+        id: job,
+        kind: "run".into(),
+        payload: json!({}),
+        due: t0(),
+        lease_to: None,
+    });
+    let head = store.commit(t).await.unwrap_or_else(|e| panic!("{e}")).head;
+    let mut t = step(id, &head, 3, t0());
+    t.status = CaseStatus::Waiting;
+    t.cancel_jobs.push(job);
+    t.arm_timers.push(NewTimer {
+        timer_id: "t".into(),
+        node: "n".into(),
+        due: t0(),
+    });
+    store.commit(t).await.unwrap_or_else(|e| panic!("{e}"));
+    let claim = Claim {
+        owner: "a".into(),
+        now: t0(),
+        lease_for: StdDuration::from_secs(5),
+        limit: 5,
+        reclaim_own: false,
+    };
+    assert!(store.claim_jobs(claim).await.unwrap_or_default().is_empty());
+}
+
 pub(super) async fn timer_fires_once<S: Store>(store: S) {
     let version = deploy(&store, "h1").await;
     let (id, head) = start_case(&store, version).await;
@@ -472,12 +504,19 @@ pub(super) async fn tasks_and_finished_cases<S: Store>(store: S) {
 
     let mut t = step(id, &head, 3, t0());
     t.status = CaseStatus::Waiting;
-    t.reassign_tasks
+    t.escalate_tasks
         .push((format!("{id}/review/2"), "senior_officer".into()));
     let head = store.commit(t).await.unwrap_or_else(|e| panic!("{e}")).head;
+    // Escalated: in both inboxes.
+    let senior = store
+        .open_tasks(Some("senior_officer"))
+        .await
+        .unwrap_or_default();
+    assert_eq!(senior.len(), 1);
+    assert_eq!(senior[0].escalated_to.as_deref(), Some("senior_officer"));
     assert_eq!(
         store
-            .open_tasks(Some("senior_officer"))
+            .open_tasks(Some("credit_officer"))
             .await
             .unwrap_or_default()
             .len(),

@@ -261,8 +261,10 @@ pub struct Transition {
     pub cancel_timers: Vec<String>,
     pub open_tasks: Vec<NewTask>,
     pub close_tasks: Vec<String>,
-    /// Open tasks whose assigned role changes (SLA escalation).
-    pub reassign_tasks: Vec<(String, String)>,
+    /// Open tasks that now also show in another role's inbox (SLA escalation): `(task, role)`.
+    pub escalate_tasks: Vec<(String, String)>,
+    /// Jobs no longer wanted (deleted whoever holds them).
+    pub cancel_jobs: Vec<Uuid>,
 }
 
 impl Transition {
@@ -284,7 +286,8 @@ impl Transition {
             cancel_timers: Vec::new(),
             open_tasks: Vec::new(),
             close_tasks: Vec::new(),
-            reassign_tasks: Vec::new(),
+            escalate_tasks: Vec::new(),
+            cancel_jobs: Vec::new(),
         }
     }
 }
@@ -387,6 +390,8 @@ pub struct TaskRecord {
     pub flow_id: String,
     pub node: String,
     pub role: String,
+    /// The role it was escalated to after its SLA ran out (it shows in both inboxes).
+    pub escalated_to: Option<String>,
     pub authority: Option<f64>,
     pub due: Option<Time>,
     pub open: bool,
@@ -492,6 +497,7 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// The earliest time any job or timer becomes due or claimable, if any.
     fn next_due(&self) -> impl Future<Output = Result<Option<Time>>> + Send;
 
+    /// Open tasks, optionally only those in `role`'s inbox (assigned or escalated to it).
     fn open_tasks(
         &self,
         role: Option<&str>,

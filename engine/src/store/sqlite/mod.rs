@@ -187,6 +187,7 @@ impl SqliteStore {
             flow_id: get(row, P, "flow_id")?,
             node: get(row, P, "node")?,
             role: get(row, P, "role")?,
+            escalated_to: get(row, P, "escalated_to")?,
             authority: get(row, P, "authority")?,
             due: get::<Option<i64>>(row, P, "due_at")?
                 .map(|m| from_micros(P, m))
@@ -197,7 +198,7 @@ impl SqliteStore {
     }
 }
 
-const TASK_COLUMNS: &str = "SELECT t.id, t.case_id, f.flow_id, t.node, t.role, t.authority, t.due_at, t.open, t.opened_at
+const TASK_COLUMNS: &str = "SELECT t.id, t.case_id, f.flow_id, t.node, t.role, t.escalated_to, t.authority, t.due_at, t.open, t.opened_at
      FROM tasks t JOIN cases c ON c.id = t.case_id JOIN flow_versions f ON f.id = c.flow_version_id";
 
 impl Store for SqliteStore {
@@ -400,7 +401,7 @@ impl Store for SqliteStore {
 
     async fn open_tasks(&self, role: Option<&str>) -> Result<Vec<TaskRecord>> {
         let sql = sqlx::AssertSqlSafe(format!(
-            "{TASK_COLUMNS} WHERE t.open = 1 AND (?1 IS NULL OR t.role = ?1) ORDER BY t.opened_at, t.id"
+            "{TASK_COLUMNS} WHERE t.open = 1 AND (?1 IS NULL OR t.role = ?1 OR t.escalated_to = ?1) ORDER BY t.opened_at, t.id"
         ));
         let rows = sqlx::query(sql)
             .bind(role)

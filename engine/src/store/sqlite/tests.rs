@@ -35,6 +35,7 @@ conformance!(
     seq_conflict_fails_alone,
     lease_claim_expiry_and_epoch,
     timer_fires_once,
+    cancelled_jobs_are_gone,
     flow_versions_dedupe,
     tasks_and_finished_cases,
 );

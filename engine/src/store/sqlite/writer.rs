@@ -262,6 +262,20 @@ async fn apply(conn: &mut SqliteConnection, items: &[&Prepared]) -> Result<(), F
         }
     }
 
+    let cancelled: Vec<Value> = items
+        .iter()
+        .flat_map(|p| p.t.cancel_jobs.iter().map(|j| json!(j.to_string())))
+        .collect();
+    if !cancelled.is_empty() {
+        exec(
+            conn,
+            "cancelling jobs",
+            "DELETE FROM jobs WHERE id IN (SELECT j.value FROM json_each(?1) AS j)",
+            &cancelled,
+        )
+        .await?;
+    }
+
     let fires: Vec<Value> = items
         .iter()
         .filter_map(|p| {
@@ -372,16 +386,16 @@ async fn apply(conn: &mut SqliteConnection, items: &[&Prepared]) -> Result<(), F
         .await?;
     }
 
-    let reassigns: Vec<Value> = items
+    let escalations: Vec<Value> = items
         .iter()
-        .flat_map(|p| p.t.reassign_tasks.iter().map(|(t, role)| json!([t, role])))
+        .flat_map(|p| p.t.escalate_tasks.iter().map(|(t, role)| json!([t, role])))
         .collect();
-    if !reassigns.is_empty() {
+    if !escalations.is_empty() {
         exec(
             conn,
-            "reassigning tasks",
-            "UPDATE tasks SET role = j.value->>1 FROM json_each(?1) AS j WHERE tasks.id = j.value->>0",
-            &reassigns,
+            "escalating tasks",
+            "UPDATE tasks SET escalated_to = j.value->>1 FROM json_each(?1) AS j WHERE tasks.id = j.value->>0",
+            &escalations,
         )
         .await?;
     }
@@ -410,7 +424,8 @@ async fn apply(conn: &mut SqliteConnection, items: &[&Prepared]) -> Result<(), F
              SELECT j.value->>0, j.value->>1, j.value->>2, j.value->>3, j.value->>4, j.value->>5, 1, j.value->>6
              FROM json_each(?1) AS j WHERE true
              ON CONFLICT (id) DO UPDATE SET open = 1, role = excluded.role, authority = excluded.authority,
-                due_at = excluded.due_at, opened_at = excluded.opened_at, closed_at = NULL",
+                due_at = excluded.due_at, opened_at = excluded.opened_at, closed_at = NULL,
+                escalated_to = NULL",
             &opens,
         )
         .await?;

@@ -70,6 +70,7 @@ CREATE TABLE tasks (
     case_id   TEXT NOT NULL,
     node      TEXT NOT NULL,
     role      TEXT NOT NULL,
+    escalated_to TEXT,
     authority REAL,
     due_at    INTEGER,
     open      INTEGER NOT NULL,

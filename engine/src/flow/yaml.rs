@@ -205,21 +205,6 @@ impl Yaml {
         }
     }
 
-    /// A scalar that YAML's core schema reads as a string (quoted, or plain and not
-    /// null / bool / number).
-    pub(crate) fn as_string(&self) -> Option<&str> {
-        match &self.value {
-            YamlValue::Scalar { text, style } => {
-                if *style == ScalarStyle::Plain && !matches!(plain_scalar(text), Scalar::Str) {
-                    None
-                } else {
-                    Some(text)
-                }
-            }
-            _ => None,
-        }
-    }
-
     pub(crate) fn is_null(&self) -> bool {
         matches!(&self.value, YamlValue::Scalar { text, style: ScalarStyle::Plain } if matches!(plain_scalar(text), Scalar::Null))
     }

@@ -7,5 +7,6 @@ pub mod case;
 pub mod expr;
 pub mod flow;
 pub mod plugin;
+pub mod runtime;
 pub mod schema;
 pub mod store;

@@ -3,8 +3,38 @@
 //! A plugin implements [`Plugin`] on a unit struct and calls `export_plugin!(MyPlugin)`.
 //! Everything here also compiles for the host, so a plugin's logic is unit-tested with
 //! plain `cargo test`; the component glue only matters on `wasm32-wasip2`.
+//!
+//! ```ignore
+//! use plugin_sdk::{Error, Info, Input, Output, Plugin, json};
+//!
+//! pub struct Greeter;
+//!
+//! impl Plugin for Greeter {
+//!     fn describe() -> Info {
+//!         Info {
+//!             name: "greeter".into(),
+//!             version: "1.0.0".into(),
+//!             config_schema: json!({ "type": "object" }),
+//!             output_schema: json!({ "type": "object" }),
+//!         }
+//!     }
+//!     fn run(input: Input) -> Result<Output, Error> {
+//!         plugin_sdk::log::info("greeting");
+//!         Ok(Output { result: json!({ "hello": input.vars["name"] }), ..Output::default() })
+//!     }
+//! }
+//!
+//! plugin_sdk::export_plugin!(Greeter);
+//! ```
+
+// The generated bindings name the runtime as `plugin_sdk::…` so that plugin crates
+// need no direct dependency on wit-bindgen; this alias makes the same paths resolve
+// inside the SDK itself.
+extern crate self as plugin_sdk;
 
 pub use serde_json::{self, Value, json};
+
+pub mod log;
 
 /// What a plugin says about itself.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,7 +80,10 @@ pub struct Error {
 
 impl Error {
     pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { code: code.into(), message: message.into() }
+        Self {
+            code: code.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -58,4 +91,227 @@ impl Error {
 pub trait Plugin {
     fn describe() -> Info;
     fn run(input: Input) -> Result<Output, Error>;
+}
+
+/// Component bindings for the `docket:plugin/step` world (plugins/wit).
+///
+/// Generated for every target so the conversions below are type-checked by host
+/// builds too; the imports only work inside a component (on the host they trap).
+#[doc(hidden)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        world: "step",
+        path: "../wit",
+        pub_export_macro: true,
+        export_macro_name: "__export_step_world",
+        default_bindings_module: "plugin_sdk::bindings",
+        runtime_path: "plugin_sdk::__private::wit_bindgen::rt",
+    });
+}
+
+/// Exports a [`Plugin`] implementation as the component's `step` world.
+///
+/// Call it once, at the bottom of the plugin's `lib.rs`. On targets other than
+/// `wasm32` it only checks that the type implements [`Plugin`], so the same crate
+/// builds and unit-tests on the host.
+#[macro_export]
+macro_rules! export_plugin {
+    ($plugin:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            struct DocketPluginExport;
+
+            impl $crate::bindings::Guest for DocketPluginExport {
+                fn describe() -> $crate::bindings::docket::plugin::types::Info {
+                    $crate::__private::describe::<$plugin>()
+                }
+
+                fn run(
+                    input: $crate::bindings::docket::plugin::types::StepInput,
+                ) -> ::core::result::Result<
+                    $crate::bindings::docket::plugin::types::StepOutput,
+                    $crate::bindings::docket::plugin::types::StepError,
+                > {
+                    $crate::__private::run::<$plugin>(input)
+                }
+            }
+
+            $crate::bindings::__export_step_world!(
+                DocketPluginExport with_types_in $crate::bindings
+            );
+        };
+
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: () = {
+            fn assert_plugin<P: $crate::Plugin>() {}
+            let _ = assert_plugin::<$plugin>;
+        };
+    };
+}
+
+/// Glue used by [`export_plugin!`]; not part of the public API.
+#[doc(hidden)]
+pub mod __private {
+    use crate::bindings::docket::plugin::types as wit;
+    use crate::{Error, Input, Plugin};
+
+    pub use wit_bindgen;
+
+    /// Error code for input the host sent that is not valid JSON. The host always
+    /// sends valid JSON, so seeing it means a host bug, not a plugin bug.
+    pub const INVALID_INPUT: &str = "invalid_input";
+    /// Error code for a result the SDK could not serialise (e.g. a NaN score).
+    pub const INVALID_OUTPUT: &str = "invalid_output";
+
+    pub fn describe<P: Plugin>() -> wit::Info {
+        let info = P::describe();
+        wit::Info {
+            name: info.name,
+            version: info.version,
+            config_schema: info.config_schema.to_string(),
+            output_schema: info.output_schema.to_string(),
+        }
+    }
+
+    pub fn run<P: Plugin>(input: wit::StepInput) -> Result<wit::StepOutput, wit::StepError> {
+        let input = decode_input(input).map_err(to_wit_error)?;
+        let output = P::run(input).map_err(to_wit_error)?;
+        if let Some(score) = output.score
+            && !score.is_finite()
+        {
+            return Err(to_wit_error(Error::new(
+                INVALID_OUTPUT,
+                format!("score must be a finite number, got {score}"),
+            )));
+        }
+        Ok(wit::StepOutput {
+            result: output.result.to_string(),
+            outcome: output.outcome,
+            score: output.score,
+            reasons: output
+                .reasons
+                .into_iter()
+                .map(|r| wit::Reason {
+                    code: r.code,
+                    message: r.message,
+                    weight: r.weight,
+                })
+                .collect(),
+        })
+    }
+
+    fn decode_input(input: wit::StepInput) -> Result<Input, Error> {
+        let parse = |field: &str, text: &str| {
+            serde_json::from_str(text).map_err(|e| {
+                Error::new(
+                    INVALID_INPUT,
+                    format!("input field `{field}` is not valid JSON: {e}"),
+                )
+            })
+        };
+        Ok(Input {
+            config: parse("config", &input.config)?,
+            vars: parse("vars", &input.vars)?,
+            case_id: input.case_id,
+            node_id: input.node_id,
+            business_date: input.business_date,
+        })
+    }
+
+    fn to_wit_error(e: Error) -> wit::StepError {
+        wit::StepError {
+            code: e.code,
+            message: e.message,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::docket::plugin::types as wit;
+
+    struct Echo;
+
+    impl Plugin for Echo {
+        fn describe() -> Info {
+            Info {
+                name: "echo".into(),
+                version: "1.2.3".into(),
+                config_schema: json!({ "type": "object" }),
+                output_schema: json!({}),
+            }
+        }
+
+        fn run(input: Input) -> Result<Output, Error> {
+            if input.config["fail"] == json!(true) {
+                return Err(Error::new("asked_to_fail", "config.fail is true"));
+            }
+            Ok(Output {
+                result: json!({ "vars": input.vars, "case": input.case_id }),
+                outcome: Some("approve".into()),
+                score: input.config["score"]
+                    .as_f64()
+                    .or_else(|| (input.config["score"] == json!("nan")).then_some(f64::NAN)),
+                reasons: vec![Reason {
+                    code: "R1".into(),
+                    message: "m".into(),
+                    weight: 0.5,
+                }],
+            })
+        }
+    }
+
+    export_plugin!(Echo);
+
+    fn wit_input(config: &str, vars: &str) -> wit::StepInput {
+        wit::StepInput {
+            case_id: "c-1".into(),
+            node_id: "n".into(),
+            config: config.into(),
+            vars: vars.into(),
+            business_date: "2024-01-31".into(),
+        }
+    }
+
+    #[test]
+    fn describe_serialises_schemas_as_json_text() {
+        let info = __private::describe::<Echo>();
+        assert_eq!(info.name, "echo");
+        assert_eq!(info.version, "1.2.3");
+        assert_eq!(info.config_schema, r#"{"type":"object"}"#);
+        assert_eq!(info.output_schema, "{}");
+    }
+
+    #[test]
+    fn run_round_trips_json_documents() {
+        let out = __private::run::<Echo>(wit_input("{}", r#"{"amount":5}"#)).unwrap();
+        let result: Value = serde_json::from_str(&out.result).unwrap();
+        assert_eq!(result, json!({ "vars": { "amount": 5 }, "case": "c-1" }));
+        assert_eq!(out.outcome.as_deref(), Some("approve"));
+        assert_eq!(out.reasons.len(), 1);
+        assert_eq!(out.reasons[0].weight, 0.5);
+    }
+
+    #[test]
+    fn plugin_errors_keep_their_code() {
+        let err = __private::run::<Echo>(wit_input(r#"{"fail":true}"#, "{}")).unwrap_err();
+        assert_eq!(err.code, "asked_to_fail");
+    }
+
+    #[test]
+    fn invalid_input_json_is_an_error_not_a_panic() {
+        let err = __private::run::<Echo>(wit_input("{", "{}")).unwrap_err();
+        assert_eq!(err.code, __private::INVALID_INPUT);
+        assert!(err.message.contains("`config`"), "{}", err.message);
+    }
+
+    #[test]
+    fn non_finite_scores_are_rejected() {
+        // serde_json would turn NaN into null: it must be caught before the host.
+        let err = __private::run::<Echo>(wit_input(r#"{"score":"nan"}"#, "{}")).unwrap_err();
+        assert_eq!(err.code, __private::INVALID_OUTPUT);
+        let ok = __private::run::<Echo>(wit_input(r#"{"score":0.25}"#, "{}")).unwrap();
+        assert_eq!(ok.score, Some(0.25));
+    }
 }

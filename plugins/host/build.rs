@@ -1,0 +1,222 @@
+//! Builds the plugin components this crate embeds: the bundled plugins and the
+//! test-only hostile plugins, for `wasm32-wasip2`, in a nested cargo.
+//!
+//! The nested cargo runs on the root workspace with its own target directory (the
+//! outer build holds the lock on the outer one, so sharing it would deadlock) and
+//! with the outer build's flags cleared (they are for the host, not for wasm).
+//! Results are copied into `$OUT_DIR/components/` and described to the crate by
+//! `$OUT_DIR/components.rs`; nothing prebuilt is committed.
+
+use std::env;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The plugins shipped inside the `docket` binary, by crate (and folder) name.
+const BUNDLED: &[&str] = &["ocr-check", "scorecard", "compliance", "guarantee-circle"];
+
+/// Test-only plugins (folder under plugins/hostile, crate name).
+const HOSTILE: &[(&str, &str)] = &[
+    ("misbehave", "hostile-misbehave"),
+    ("raw", "hostile-raw"),
+    ("net", "hostile-net"),
+    ("custom-import", "hostile-custom-import"),
+];
+
+const WASM_TARGET: &str = "wasm32-wasip2";
+
+fn main() {
+    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
+    let plugins_dir = manifest_dir
+        .parent()
+        .expect("plugins/host has a parent")
+        .to_path_buf();
+    let root = plugins_dir
+        .parent()
+        .expect("plugins/ has a parent")
+        .to_path_buf();
+    let out_dir = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR"));
+
+    for watched in [
+        root.join("Cargo.toml"),
+        root.join("Cargo.lock"),
+        root.join("rust-toolchain.toml"),
+        plugins_dir.join("wit"),
+        plugins_dir.join("sdk"),
+        plugins_dir.join("hostile"),
+    ] {
+        println!("cargo:rerun-if-changed={}", watched.display());
+    }
+
+    let root_manifest = fs::read_to_string(root.join("Cargo.toml")).unwrap_or_default();
+    let mut bundled = Vec::new();
+    for name in BUNDLED {
+        let dir = plugins_dir.join(name);
+        // A missing path would make cargo rerun this script on every build; a plugin
+        // that appears later is noticed through the root Cargo.toml (its membership).
+        if dir.exists() {
+            println!("cargo:rerun-if-changed={}", dir.display());
+        }
+        let is_member = root_manifest.contains(&format!("\"plugins/{name}\""));
+        if dir.join("Cargo.toml").is_file() && dir.join("src/lib.rs").is_file() && is_member {
+            bundled.push(*name);
+        } else {
+            println!(
+                "cargo:warning=bundled plugin `{name}` is not in the workspace yet; the docket binary will not contain it"
+            );
+        }
+    }
+
+    let wasm_target_dir = nested_target_dir(&out_dir);
+    let hostile: Vec<&str> = HOSTILE.iter().map(|(_, krate)| *krate).collect();
+
+    // One nested build for everything is fastest. If it fails, build crate by crate so
+    // one broken bundled plugin (written by someone else, right now) does not break
+    // the whole workspace: it is left out with a warning. The hostile crates and the
+    // SDK are this crate's own: their failure fails the build.
+    let all: Vec<&str> = bundled.iter().chain(hostile.iter()).copied().collect();
+    let mut failed_bundled: Vec<(&str, String)> = Vec::new();
+    if let Err(all_error) = cargo_build(&root, &wasm_target_dir, &all) {
+        for krate in &hostile {
+            if let Err(e) = cargo_build(&root, &wasm_target_dir, &[krate]) {
+                panic!("building test plugin `{krate}` for {WASM_TARGET} failed:\n{e}");
+            }
+        }
+        for krate in &bundled {
+            if let Err(e) = cargo_build(&root, &wasm_target_dir, &[krate]) {
+                failed_bundled.push((krate, e));
+            }
+        }
+        if failed_bundled.is_empty() {
+            panic!("building plugins for {WASM_TARGET} failed:\n{all_error}");
+        }
+    }
+    for (krate, error) in &failed_bundled {
+        let first_error = error
+            .lines()
+            .find(|l| l.starts_with("error"))
+            .unwrap_or("build failed");
+        println!(
+            "cargo:warning=bundled plugin `{krate}` failed to build for {WASM_TARGET} and is left out: {first_error}"
+        );
+    }
+
+    let artifacts = wasm_target_dir.join(WASM_TARGET).join("release");
+    let components_dir = out_dir.join("components");
+    fs::create_dir_all(&components_dir).expect("create $OUT_DIR/components");
+    let copy = |krate: &str| -> PathBuf {
+        let built = artifacts.join(format!("{}.wasm", krate.replace('-', "_")));
+        let dest = components_dir.join(format!("{krate}.wasm"));
+        fs::copy(&built, &dest)
+            .unwrap_or_else(|e| panic!("copying {} to {}: {e}", built.display(), dest.display()));
+        dest
+    };
+
+    let mut generated = String::from(
+        "// Generated by plugins/host/build.rs: the components embedded in this crate.\n\n",
+    );
+    generated.push_str("/// Bundled plugins: crate name and component bytes.\n");
+    generated.push_str("pub(crate) static BUNDLED: &[(&str, &[u8])] = &[\n");
+    for krate in &bundled {
+        if failed_bundled.iter().any(|(k, _)| k == krate) {
+            continue;
+        }
+        let path = copy(krate);
+        writeln!(
+            generated,
+            "    ({krate:?}, include_bytes!({:?})),",
+            path.display().to_string()
+        )
+        .unwrap();
+    }
+    generated.push_str("];\n\n");
+    generated.push_str("/// Bundled plugins that could not be built, with the first error line.\n");
+    generated.push_str("pub(crate) static NOT_BUILT: &[(&str, &str)] = &[\n");
+    for (krate, error) in &failed_bundled {
+        let first_error = error
+            .lines()
+            .find(|l| l.starts_with("error"))
+            .unwrap_or("build failed");
+        writeln!(generated, "    ({krate:?}, {first_error:?}),").unwrap();
+    }
+    for name in BUNDLED {
+        if !bundled.contains(name) {
+            writeln!(generated, "    ({name:?}, \"not in the workspace\"),").unwrap();
+        }
+    }
+    generated.push_str("];\n");
+    fs::write(out_dir.join("components.rs"), generated).expect("write $OUT_DIR/components.rs");
+
+    for krate in &hostile {
+        let path = copy(krate);
+        let var = format!(
+            "DOCKET_TEST_COMPONENT_{}",
+            krate.to_uppercase().replace('-', "_")
+        );
+        println!("cargo:rustc-env={var}={}", path.display());
+    }
+}
+
+/// `<target>/wasm-plugins`, beside the outer build's profile folders, so debug and
+/// release builds of the host share one nested build. `OUT_DIR` is
+/// `<target>[/<triple>]/<profile>/build/<pkg>-<hash>/out`.
+fn nested_target_dir(out_dir: &Path) -> PathBuf {
+    out_dir
+        .ancestors()
+        .nth(4)
+        .map(|target| target.join("wasm-plugins"))
+        .unwrap_or_else(|| out_dir.join("wasm-plugins"))
+}
+
+fn cargo_build(root: &Path, target_dir: &Path, crates: &[&str]) -> Result<(), String> {
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(root)
+        .args([
+            "build",
+            "--release",
+            "--target",
+            WASM_TARGET,
+            "--target-dir",
+        ])
+        .arg(target_dir);
+    for krate in crates {
+        cmd.args(["-p", krate]);
+    }
+    // The outer build's flags and target directory are for the host build; the
+    // nested one must not inherit them (flags like `-C target-cpu=native` break wasm,
+    // and the outer target directory is locked by the outer cargo).
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "CARGO_BUILD_RUSTFLAGS",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_LLVM_COV",
+        "CARGO_LLVM_COV_TARGET_DIR",
+    ] {
+        cmd.env_remove(var);
+    }
+    // Plugins ship without debug info (the root release profile keeps line tables for
+    // the host): 3 MB components shrink to under 300 KB and compile faster. Function
+    // names stay, for trap backtraces.
+    cmd.env("CARGO_PROFILE_RELEASE_DEBUG", "false")
+        .env("CARGO_PROFILE_RELEASE_STRIP", "debuginfo");
+    let output = cmd
+        .output()
+        .map_err(|e| format!("could not run cargo: {e}"))?;
+    if output.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let hint = if stderr.contains("can't find crate for `core`")
+        || stderr.contains("can't find crate for `std`")
+    {
+        "\nhint: the wasm32-wasip2 standard library is missing: run `rustup target add wasm32-wasip2`"
+    } else {
+        ""
+    };
+    Err(format!("{stderr}{hint}"))
+}

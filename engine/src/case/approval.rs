@@ -204,10 +204,7 @@ fn check(
 
 /// Closes a task taken by `action`, and its SLA timer.
 fn close(tx: &mut Tx<'_>, task: &Task, action: Option<String>) {
-    let sla = tx
-        .state()
-        .task(&task.id)
-        .and_then(|t| t.sla_timer.clone());
+    let sla = tx.state().task(&task.id).and_then(|t| t.sla_timer.clone());
     tx.emit(Event::TaskClosed {
         task: task.id.clone(),
         action,

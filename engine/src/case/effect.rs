@@ -23,10 +23,18 @@ pub enum Effect {
         timeout: Option<Duration>,
     },
     /// A plugin run that is no longer wanted (the case ended while it was pending).
-    CancelStep { node: NodeId, attempt: u32 },
+    CancelStep {
+        node: NodeId,
+        attempt: u32,
+    },
     /// Answer with `TimerFired { timer }` once `due` has passed (timer nodes and SLAs).
-    ArmTimer { timer: TimerId, due: DateTime<Utc> },
-    CancelTimer { timer: TimerId },
+    ArmTimer {
+        timer: TimerId,
+        due: DateTime<Utc>,
+    },
+    CancelTimer {
+        timer: TimerId,
+    },
     /// Put a task in the inbox of `role` (and of approvers whose limit covers `authority`).
     OpenTask {
         task: TaskId,
@@ -36,12 +44,21 @@ pub enum Effect {
         due: Option<DateTime<Utc>>,
     },
     /// The task's SLA ran out: it now also shows in `to_role`'s inbox.
-    EscalateTask { task: TaskId, to_role: String },
-    CloseTask { task: TaskId },
+    EscalateTask {
+        task: TaskId,
+        to_role: String,
+    },
+    CloseTask {
+        task: TaskId,
+    },
     /// The case reached an end node.
-    CompleteCase { outcome: String },
+    CompleteCase {
+        outcome: String,
+    },
     /// The case was cancelled.
-    CancelCase { reason: String },
+    CancelCase {
+        reason: String,
+    },
 }
 
 /// The result of a command: events to append (in order) and effects to carry out after

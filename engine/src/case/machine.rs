@@ -157,7 +157,7 @@ impl<'f> Tx<'f> {
             .state
             .tokens()
             .filter_map(|t| match t.wait {
-                Wait::Step { attempt, .. } => Some((t.node.clone(), attempt)),
+                Wait::Step { attempt, .. } => Some((t.id, t.node.clone(), attempt)),
                 _ => None,
             })
             .collect();
@@ -179,11 +179,13 @@ impl<'f> Tx<'f> {
                 self.effect(Effect::CancelTimer { timer });
             }
         }
-        for (node, attempt) in steps {
+        for (token, node, attempt) in steps {
+            // A token still queued has not asked for its run yet.
+            let queued = self.queue.contains(&token);
             let scheduled_now = self.retract(|e| {
                 matches!(e, Effect::RunPlugin { node: n, attempt: a, .. } if *n == node && *a == attempt)
             });
-            if !scheduled_now {
+            if !queued && !scheduled_now {
                 self.effect(Effect::CancelStep { node, attempt });
             }
         }

@@ -23,11 +23,14 @@ mod state;
 mod step;
 mod timer;
 
+#[cfg(test)]
+mod tests;
+
 pub use command::{Command, Start};
 pub use effect::{Decision, Effect};
 pub use event::{Branch, Event, IncidentCause};
 pub use ids::{Actor, CaseId, TaskId, TimerId, TokenId};
-pub use reject::{FourEyes, RejectionClass, Rejected};
+pub use reject::{FourEyes, Rejected, RejectionClass};
 pub use state::{Act, CaseState, CaseStatus, Task, Timer, Token, Wait, evolve};
 
 use crate::flow::{Flow, NodeId, NodeKind};

@@ -9,7 +9,10 @@ use chrono::{DateTime, Utc};
 
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum Rejected {
-    #[error("the case input does not match the flow's input schema: {}", list(errors))]
+    #[error(
+        "the case input does not match the flow's input schema: {}",
+        list(errors)
+    )]
     InvalidInput { errors: Vec<SchemaError> },
     #[error("the case runs flow version {expected}, not {found}")]
     FlowMismatch { expected: String, found: String },

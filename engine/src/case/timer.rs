@@ -14,7 +14,10 @@ use serde_json::Value;
 pub(super) fn arm(tx: &mut Tx<'_>, token: TokenId, node: &NodeId, t: &TimerNode) {
     let due = match &t.wait {
         TimerWait::After(d) => super::later(tx.now, *d).ok_or_else(|| IncidentCause::Flow {
-            message: format!("timer `{node}`: waiting {d:?} from {} overflows the calendar", tx.now),
+            message: format!(
+                "timer `{node}`: waiting {d:?} from {} overflows the calendar",
+                tx.now
+            ),
         }),
         TimerWait::Until(expr) => match expr.eval(tx.state().vars()) {
             Ok(v) => parse_due(&v).ok_or_else(|| IncidentCause::Expression {
@@ -67,10 +70,7 @@ pub(super) fn fired(tx: &mut Tx<'_>, timer: TimerId) -> Result<(), Rejected> {
             due: armed.due,
         });
     }
-    tx.emit(Event::TimerFired {
-        timer,
-        at: tx.now,
-    });
+    tx.emit(Event::TimerFired { timer, at: tx.now });
     match armed.task {
         Some(task) => approval::escalate(tx, task, &armed.node),
         None => {

@@ -1,0 +1,172 @@
+//! Parallel and join: each branch a token, the join waits for all of them, then once.
+
+use super::*;
+
+fn checks() -> Flow {
+    flow(vec![
+        ("checks", parallel(&["ocr", "sign_off"], "joined")),
+        ("ocr", task("ocr-check@1", "docs", "joined")),
+        (
+            "sign_off",
+            NodeKind::Approval(approval(
+                "officer",
+                &[("approve", "joined"), ("veto", "vetoed")],
+            )),
+        ),
+        ("joined", join("checks", "score")),
+        ("score", task("scorecard@1", "scoring", "done")),
+        ("done", end("approved")),
+        ("vetoed", end("vetoed")),
+    ])
+}
+
+#[test]
+fn a_fork_starts_every_branch_and_the_join_continues_once() {
+    let (mut case, d) = Case::start(checks(), json!({}));
+    assert_eq!(
+        kinds(&d),
+        [
+            "case_started",
+            "node_entered",
+            "branch_forked",
+            "node_entered",
+            "node_entered",
+            "task_opened"
+        ]
+    );
+    let Event::BranchForked {
+        token, branches, ..
+    } = &d.events[2]
+    else {
+        panic!()
+    };
+    assert_eq!(*token, TokenId(0));
+    assert_eq!(
+        branches,
+        &[
+            Branch {
+                token: TokenId(1),
+                node: "ocr".into()
+            },
+            Branch {
+                token: TokenId(2),
+                node: "sign_off".into()
+            }
+        ]
+    );
+    assert!(matches!(
+        &d.effects[..],
+        [Effect::RunPlugin { .. }, Effect::OpenTask { .. }]
+    ));
+    assert_eq!(case.positions(), ["checks", "ocr", "sign_off"]);
+    assert_eq!(case.state.status(), CaseStatus::Running);
+
+    let d = case.succeed("ocr", json!({"ok": true}));
+    assert_eq!(
+        kinds(&d),
+        ["step_completed", "node_entered", "branch_joined"]
+    );
+    assert!(matches!(
+        &d.events[2],
+        Event::BranchJoined {
+            remaining: 1,
+            parent: TokenId(0),
+            ..
+        }
+    ));
+    assert!(d.effects.is_empty());
+    assert_eq!(case.state.status(), CaseStatus::Waiting);
+
+    let d = case
+        .act("sign_off", "approve", actor("olga", &["officer"], None))
+        .unwrap();
+    assert_eq!(
+        kinds(&d),
+        [
+            "task_acted",
+            "task_closed",
+            "node_entered",
+            "branch_joined",
+            "node_entered"
+        ]
+    );
+    assert!(
+        matches!(&d.events[4], Event::NodeEntered { token: TokenId(0), node, .. } if node.as_str() == "score")
+    );
+    assert_eq!(case.positions(), ["score"]);
+    case.succeed("score", json!({}));
+    assert_eq!(case.state.outcome(), Some("approved"));
+}
+
+#[test]
+fn a_branch_that_ends_the_case_closes_the_others() {
+    let (mut case, _) = Case::start(checks(), json!({}));
+    let task = case.task("sign_off");
+    let attempt = case.attempt("ocr");
+    let d = case
+        .act("sign_off", "veto", actor("olga", &["officer"], None))
+        .unwrap();
+    assert_eq!(
+        d.effects,
+        [
+            Effect::CloseTask { task },
+            Effect::CancelStep {
+                node: "ocr".into(),
+                attempt
+            },
+            Effect::CompleteCase {
+                outcome: "vetoed".into()
+            }
+        ]
+    );
+    assert_eq!(case.state.status(), CaseStatus::Completed);
+    assert_eq!(case.positions(), Vec::<String>::new());
+}
+
+#[test]
+fn nested_parallels_join_inner_first() {
+    let flow = flow(vec![
+        ("outer", parallel(&["inner", "c"], "outer_join")),
+        ("inner", parallel(&["a", "b"], "inner_join")),
+        ("a", task("ocr-check@1", "a", "inner_join")),
+        ("b", task("scorecard@1", "b", "inner_join")),
+        ("inner_join", join("inner", "outer_join")),
+        ("c", task("compliance@1", "c", "outer_join")),
+        ("outer_join", join("outer", "done")),
+        ("done", end("ok")),
+    ]);
+    let (mut case, _) = Case::start(flow, json!({}));
+    assert_eq!(case.positions(), ["a", "b", "c", "inner", "outer"]);
+    case.succeed("c", json!(1));
+    case.succeed("a", json!(2));
+    assert_eq!(case.positions(), ["b", "inner", "outer"]);
+    let d = case.succeed("b", json!(3));
+    assert_eq!(
+        kinds(&d),
+        [
+            "step_completed",
+            "node_entered", // b's token at inner_join
+            "branch_joined",
+            "node_entered", // the inner parallel's token goes on to outer_join
+            "branch_joined",
+            "node_entered", // the outer token goes on to done
+            "case_completed"
+        ]
+    );
+    assert_eq!(case.state.vars()["a"], json!(2));
+    assert_eq!(case.state.outcome(), Some("ok"));
+}
+
+#[test]
+fn a_token_at_a_join_it_does_not_belong_to_is_an_incident() {
+    // `stray` routes into the join without a fork: a graph the validator should refuse.
+    let flow = flow(vec![
+        ("stray", decision(&[], "joined")),
+        ("fork", parallel(&["joined"], "joined")),
+        ("joined", join("fork", "done")),
+        ("done", end("ok")),
+    ]);
+    let (case, d) = Case::start(flow, json!({}));
+    assert_eq!(kinds(&d).last(), Some(&"incident_raised"));
+    assert_eq!(case.state.status(), CaseStatus::Incident);
+}

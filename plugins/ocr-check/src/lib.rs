@@ -80,3 +80,5 @@ fn output(report: &Report) -> Output {
 
 #[cfg(test)]
 mod tests;
+
+plugin_sdk::export_plugin!(OcrCheck);

@@ -58,3 +58,5 @@ pub fn run(input: &Input) -> Result<Output, Error> {
 
 #[cfg(test)]
 mod tests;
+
+plugin_sdk::export_plugin!(Scorecard);

@@ -5,12 +5,16 @@
 
 pub mod codes;
 mod compile;
+pub mod def;
 mod diag;
 mod duration;
 mod graph;
 mod model;
+pub mod render;
 mod shape;
 mod sink;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 mod types;
 mod yaml;
 

@@ -133,3 +133,33 @@ fn valid_flows_load() {
     .into();
     assert_eq!(kinds, all, "valid fixtures must cover every node kind");
 }
+
+/// The typed model (`FlowDef`, the source of the JSON Schema) reads every valid flow:
+/// the validator and the published schema describe the same format.
+#[test]
+fn valid_flows_deserialize_into_the_typed_model() {
+    for path in fixtures("valid") {
+        let src = std::fs::read_to_string(&path).expect("read fixture");
+        let def: Result<engine::flow::def::FlowDef, _> = serde_saphyr::from_str(&src);
+        if let Err(e) = def {
+            panic!("{}: {e}", path.display());
+        }
+    }
+}
+
+/// workflows/docket-flow.schema.json is what `docket schema` prints; regenerate it with
+/// `cargo run -- schema > workflows/docket-flow.schema.json` when the format changes.
+#[test]
+fn published_json_schema_is_in_sync() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../workflows/docket-flow.schema.json");
+    let published =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let generated = serde_json::to_string_pretty(&engine::flow::def::json_schema())
+        .expect("schema is JSON")
+        + "\n";
+    assert!(
+        published == generated,
+        "{} is stale: run `cargo run -- schema > workflows/docket-flow.schema.json`",
+        path.display()
+    );
+}

@@ -13,7 +13,30 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Deploy a flow (if new), start one case, drive it until it ends or waits; print its history.
+    Run(cli::run::RunArgs),
+    /// Enqueue N cases of a flow for a worker, and return at once.
+    Start(cli::start::StartArgs),
+    /// Run due work (plugin steps, retries, timers); resumes what a crashed worker left.
+    Worker(cli::worker::WorkerArgs),
+    /// List cases.
+    Cases(cli::cases::CasesArgs),
+    /// Show a case's history: routes with the values they read, plugin builds and digests.
+    History(cli::history::HistoryArgs),
+    /// List open human tasks.
+    Tasks(cli::tasks::TasksArgs),
+    /// Act on a human task.
+    #[command(subcommand)]
+    Task(cli::tasks::TaskCommand),
+    /// Verify hash chains or check the store's invariants.
+    #[command(subcommand)]
+    Audit(cli::audit::AuditCommand),
+    /// Check the store's invariants (same as `audit fsck`).
+    Fsck(cli::audit::FsckArgs),
+    /// Measure throughput and latency of the retail-loan automatic path.
+    Bench(cli::bench::BenchArgs),
+}
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -24,5 +47,32 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    match cli.command {}
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Run(args) => cli::run::run(args).await,
+            Command::Start(args) => cli::start::run(args).await,
+            Command::Worker(args) => cli::worker::run(args).await,
+            Command::Cases(args) => cli::cases::run(args).await,
+            Command::History(args) => cli::history::run(args).await,
+            Command::Tasks(args) => cli::tasks::list(args).await,
+            Command::Task(cmd) => cli::tasks::run(cmd).await,
+            Command::Audit(cmd) => cli::audit::run(cmd).await,
+            Command::Fsck(args) => cli::audit::fsck(args).await,
+            Command::Bench(args) => cli::bench::run(args).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

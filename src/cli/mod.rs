@@ -1,1 +1,10 @@
 //! CLI subcommands, one module each.
+
+pub(crate) mod audit;
+pub(crate) mod bench;
+pub(crate) mod cases;
+pub(crate) mod history;
+pub(crate) mod run;
+pub(crate) mod start;
+pub(crate) mod tasks;
+pub(crate) mod worker;

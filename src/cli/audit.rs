@@ -1,0 +1,69 @@
+//! `docket audit verify` (walk every hash chain) and `docket audit fsck` / `docket fsck`
+//! (the store's invariants). Both exit 1 when something is wrong.
+
+use crate::cli::run::DbArg;
+use anyhow::Result;
+use clap::{Args, Subcommand};
+use engine::store::{Store, audit};
+use std::process::ExitCode;
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum AuditCommand {
+    /// Recompute every case's hash chain from the stored bytes; name the first broken
+    /// event of each broken case.
+    Verify(FsckArgs),
+    /// Check the store's invariants (no event gaps, no waiting case without a cause…).
+    Fsck(FsckArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct FsckArgs {
+    #[command(flatten)]
+    db: DbArg,
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) async fn run(cmd: AuditCommand) -> Result<ExitCode> {
+    match cmd {
+        AuditCommand::Verify(args) => verify(args).await,
+        AuditCommand::Fsck(args) => fsck(args).await,
+    }
+}
+
+async fn verify(args: FsckArgs) -> Result<ExitCode> {
+    let store = args.db.open().await?;
+    let report = audit::verify(&store).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        for b in &report.broken {
+            println!("BROKEN case {} at event {}: {}", b.case_id, b.seq, b.reason);
+        }
+        println!(
+            "{} case(s), {} event(s) verified: {}",
+            report.cases,
+            report.events,
+            if report.is_ok() { "all chains intact".to_string() } else { format!("{} broken", report.broken.len()) }
+        );
+    }
+    Ok(if report.is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+pub(crate) async fn fsck(args: FsckArgs) -> Result<ExitCode> {
+    let store = args.db.open().await?;
+    let violations = store.fsck().await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&violations)?);
+    } else {
+        for v in &violations {
+            let case = v.case_id.map(|c| c.to_string()).unwrap_or_else(|| "-".into());
+            println!("{}: case {case}: {}", v.rule, v.detail);
+        }
+        println!(
+            "fsck: {}",
+            if violations.is_empty() { "ok".to_string() } else { format!("{} violation(s)", violations.len()) }
+        );
+    }
+    Ok(if violations.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}

@@ -1,0 +1,203 @@
+//! `docket bench`: many cases of the retail-loan automatic path through the real plugins and
+//! a durable store (fsync'd group commits), printing cases/s, transitions/s, case latency
+//! percentiles and the mean group-commit size. Figures, not assertions.
+
+use crate::cli::run::{read_flow, read_json, runtime};
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use engine::runtime::Config;
+use engine::store::{SqliteStore, Store};
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{Semaphore, mpsc};
+use uuid::Uuid;
+
+/// Sample inputs tried, in order, when `--input` is not given.
+const DEFAULT_INPUTS: &[&str] = &[
+    "workflows/samples/retail-loan/bench.json",
+    "workflows/samples/retail-loan/auto-approve.json",
+];
+
+#[derive(Args, Debug)]
+pub(crate) struct BenchArgs {
+    /// Cases to run.
+    #[arg(long, default_value_t = 20_000)]
+    cases: usize,
+    /// Database; a fresh temporary file when absent (removed afterwards).
+    #[arg(long)]
+    db: Option<String>,
+    /// The flow to run.
+    #[arg(long, default_value = "workflows/retail-loan.yaml")]
+    flow: String,
+    /// Case input: a JSON object, or an array (case i uses element i % len).
+    #[arg(long)]
+    input: Option<PathBuf>,
+    /// Cases in flight at once.
+    #[arg(long, default_value_t = 4096)]
+    window: usize,
+}
+
+/// A temporary database file and its WAL/SHM companions, removed on drop.
+struct TempDb(PathBuf);
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = self.0.clone().into_os_string();
+            p.push(suffix);
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+pub(crate) async fn run(args: BenchArgs) -> Result<ExitCode> {
+    if args.cases == 0 {
+        bail!("--cases must be at least 1");
+    }
+    let input_path = match &args.input {
+        Some(p) => p.clone(),
+        None => DEFAULT_INPUTS
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.is_file())
+            .with_context(|| format!("no sample input found ({}); pass --input", DEFAULT_INPUTS.join(", ")))?,
+    };
+    let inputs = match read_json(&input_path)? {
+        serde_json::Value::Array(items) if !items.is_empty() => items,
+        serde_json::Value::Array(_) => bail!("{}: empty input array", input_path.display()),
+        one => vec![one],
+    };
+    let (file, yaml) = read_flow(&args.flow)?;
+
+    let (url, _temp) = match &args.db {
+        Some(url) => (url.clone(), None),
+        None => {
+            let path = std::env::temp_dir().join(format!("docket-bench-{}.db", Uuid::now_v7()));
+            (path.display().to_string(), Some(TempDb(path)))
+        }
+    };
+    let store = SqliteStore::open(&url).await.with_context(|| format!("opening {url}"))?;
+    let config = Config {
+        max_in_flight: args.window.max(1) * 4,
+        owner: format!("bench-{}", std::process::id()),
+        ..Config::default()
+    };
+    let rt = runtime(store.clone(), config)?;
+    let mut settled = rt.subscribe_settled();
+    let deployment = rt.deploy(&file, &yaml).await?;
+    let version = deployment.version.id;
+
+    // Warm-up: one case end to end, so plugin compilation is not in the figures.
+    let warm = rt.start_case(version, inputs[0].clone(), "bench", None, true).await?;
+    while let Some(s) = settled.recv().await {
+        if s.case_id == warm.case_id {
+            break;
+        }
+    }
+    let base_stats = rt.stats();
+
+    let window = Arc::new(Semaphore::new(args.window.max(1)));
+    let (started_tx, mut started_rx) = mpsc::unbounded_channel::<(Uuid, Instant)>();
+    let began = Instant::now();
+    let producer = {
+        let rt = rt.clone();
+        let window = window.clone();
+        let inputs = inputs.clone();
+        let n = args.cases;
+        tokio::spawn(async move {
+            for i in 0..n {
+                let permit = window.acquire().await.context("window closed")?;
+                permit.forget();
+                let rt = rt.clone();
+                let input = inputs[i % inputs.len()].clone();
+                let tx = started_tx.clone();
+                tokio::spawn(async move {
+                    let t0 = Instant::now();
+                    match rt.start_case(version, input, "bench", None, true).await {
+                        Ok(o) => {
+                            let _ = tx.send((o.case_id, t0));
+                        }
+                        Err(e) => eprintln!("bench: starting a case failed: {e}"),
+                    }
+                });
+            }
+            anyhow::Ok(())
+        })
+    };
+
+    let mut started: HashMap<Uuid, Instant> = HashMap::with_capacity(args.cases);
+    let mut ended: HashMap<Uuid, Instant> = HashMap::with_capacity(args.cases);
+    let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
+    while ended.len() < args.cases {
+        tokio::select! {
+            Some((id, t0)) = started_rx.recv() => { started.insert(id, t0); }
+            Some(s) = settled.recv() => {
+                if ended.insert(s.case_id, Instant::now()).is_none() {
+                    window.add_permits(1);
+                    let key = match &s.outcome { Some(o) => format!("{} ({o})", s.status), None => s.status.to_string() };
+                    *outcomes.entry(key).or_default() += 1;
+                }
+            }
+            else => break,
+        }
+    }
+    let elapsed = began.elapsed();
+    producer.await??;
+    while let Ok((id, t0)) = started_rx.try_recv() {
+        started.insert(id, t0);
+    }
+    let mut latencies: Vec<Duration> = ended
+        .iter()
+        .filter_map(|(id, end)| started.get(id).map(|t0| end.saturating_duration_since(*t0)))
+        .collect();
+    latencies.sort_unstable();
+    let stats = rt.stats();
+    let transitions = stats.commit.transitions - base_stats.commit.transitions;
+    let transactions = stats.commit.transactions - base_stats.commit.transactions;
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    let events: i64 = store
+        .list_cases(&engine::store::CaseFilter::default())
+        .await?
+        .iter()
+        .map(|c| c.last_seq)
+        .sum();
+
+    println!(
+        "bench: {} cases of {} v{} through the real plugins, SQLite WAL synchronous=FULL ({url})",
+        args.cases, deployment.version.flow_id, deployment.version.version
+    );
+    println!("  elapsed        {secs:.2} s");
+    println!("  cases/s        {:.0}", args.cases as f64 / secs);
+    println!("  transitions/s  {:.0}  ({transitions} transitions, {} plugin steps)", transitions as f64 / secs, stats.steps - base_stats.steps);
+    println!(
+        "  case latency   p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        percentile(&latencies, 0.50).as_secs_f64() * 1e3,
+        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+        latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3
+    );
+    println!(
+        "  group commit   {transactions} fsync'd transactions, mean {:.1} transitions each (max {})",
+        transitions as f64 / (transactions.max(1) as f64),
+        stats.commit.max_batch
+    );
+    println!("  events         {events} stored");
+    println!(
+        "  outcomes       {}",
+        outcomes.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", ")
+    );
+    if stats.errors > 0 || stats.conflicts > 0 {
+        println!("  anomalies      {} errors, {} conflicts", stats.errors, stats.conflicts);
+    }
+    Ok(ExitCode::SUCCESS)
+}

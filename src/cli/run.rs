@@ -1,0 +1,144 @@
+//! `docket run`: deploy a flow version if new, start one case, drive it until it ends or
+//! waits (for a person, or for work due later), print its status, outcome and history.
+//! Also the wiring the store-backed commands share (opening the store, the runtime).
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use engine::runtime::{Config, Runtime, SystemClock};
+use engine::store::{SqliteStore, Store};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// The database used when neither `--db` nor `DOCKET_DB` says otherwise: a file in the
+/// current directory, so a checkout can try Docket without any setup.
+pub(crate) const DEFAULT_DB: &str = "docket.db";
+
+/// `--db` for every store-backed command.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct DbArg {
+    /// Database: `sqlite://FILE`, `sqlite:FILE` or a file path (created if missing).
+    #[arg(long, env = "DOCKET_DB", default_value = DEFAULT_DB)]
+    pub(crate) db: String,
+}
+
+impl DbArg {
+    pub(crate) async fn open(&self) -> Result<SqliteStore> {
+        SqliteStore::open(&self.db)
+            .await
+            .with_context(|| format!("opening database {}", self.db))
+    }
+}
+
+/// The bundled plugins (compiled once per content hash, cached by the host).
+pub(crate) fn plugins() -> Result<Arc<dyn engine::plugin::Plugins>> {
+    let registry = plugin_host::Registry::bundled().context("loading the bundled plugins")?;
+    Ok(Arc::new(registry))
+}
+
+pub(crate) fn runtime(store: SqliteStore, config: Config) -> Result<Runtime<SqliteStore>> {
+    Ok(Runtime::new(store, plugins()?, Arc::new(SystemClock), config))
+}
+
+/// A flow argument: a YAML path, or the name of a bundled flow in `workflows/`.
+pub(crate) fn flow_path(flow: &str) -> Result<PathBuf> {
+    let direct = PathBuf::from(flow);
+    if direct.is_file() {
+        return Ok(direct);
+    }
+    let bundled = Path::new("workflows").join(format!("{flow}.yaml"));
+    if bundled.is_file() {
+        return Ok(bundled);
+    }
+    bail!("flow `{flow}`: no such file (nor workflows/{flow}.yaml)")
+}
+
+pub(crate) fn read_flow(flow: &str) -> Result<(String, String)> {
+    let path = flow_path(flow)?;
+    let yaml = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    Ok((path.display().to_string(), yaml))
+}
+
+pub(crate) fn read_json(path: &Path) -> Result<serde_json::Value> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{}: not valid JSON", path.display()))
+}
+
+/// Who starts cases from the command line (four-eyes: they may not approve them).
+pub(crate) fn default_initiator() -> String {
+    std::env::var("USER").unwrap_or_else(|_| "cli".into())
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct RunArgs {
+    /// Flow YAML file, or the name of a bundled flow (workflows/NAME.yaml).
+    flow: String,
+    /// The case input (a JSON object).
+    #[arg(long)]
+    input: PathBuf,
+    #[command(flatten)]
+    db: DbArg,
+    /// Who starts the case (recorded; four-eyes keeps them from approving it).
+    #[arg(long = "as", default_value_t = default_initiator())]
+    initiator: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) async fn run(args: RunArgs) -> Result<ExitCode> {
+    let (file, yaml) = read_flow(&args.flow)?;
+    let input = read_json(&args.input)?;
+    let store = args.db.open().await?;
+    let rt = runtime(store.clone(), Config::default())?;
+    let deployment = rt.deploy(&file, &yaml).await?;
+    for warning in &deployment.warnings {
+        eprintln!("{warning}");
+    }
+    let started = rt
+        .start_case(deployment.version.id, input, &args.initiator, None, true)
+        .await?;
+    rt.wait_idle().await;
+    let summary = store
+        .list_cases(&engine::store::CaseFilter::default())
+        .await?
+        .into_iter()
+        .find(|c| c.id == started.case_id)
+        .context("the case vanished")?;
+    let events = store.events(started.case_id, 0).await?;
+    if args.json {
+        let out = serde_json::json!({
+            "case_id": summary.id,
+            "flow": summary.flow_id,
+            "flow_version": summary.flow_version,
+            "status": summary.status,
+            "outcome": summary.outcome,
+            "events": events.iter().map(crate::cli::history::event_json).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!(
+            "case {} of {} v{}{}",
+            summary.id,
+            summary.flow_id,
+            summary.flow_version,
+            if deployment.created { " (newly deployed)" } else { "" }
+        );
+        println!("status: {}", summary.status);
+        println!("outcome: {}", summary.outcome.as_deref().unwrap_or("-"));
+        if summary.status == engine::store::CaseStatus::Running {
+            println!("(work is due later: `docket worker --db {}` runs it)", args.db.db);
+        }
+        println!();
+        crate::cli::history::print(&events);
+        for task in store.open_tasks(None).await? {
+            if task.case_id == summary.id {
+                println!(
+                    "\nwaiting for {} (task {}): `docket task complete {} --action ACTION --as USER`",
+                    task.role, task.task_id, task.task_id
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,77 @@
+//! `docket start`: enqueue N cases of a flow and return at once (a worker runs them).
+
+use crate::cli::run::{DbArg, default_initiator, read_flow, read_json, runtime};
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use engine::runtime::Config;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::Semaphore;
+
+/// Starts sent to the store at once: enough to fill the writer's batches.
+const CONCURRENT_STARTS: usize = 512;
+
+#[derive(Args, Debug)]
+pub(crate) struct StartArgs {
+    /// Flow YAML file, or the name of a bundled flow (workflows/NAME.yaml).
+    flow: String,
+    /// Case input: a JSON object, or a JSON array whose element `i % len` is case i's input.
+    #[arg(long)]
+    input: PathBuf,
+    /// How many cases to start.
+    #[arg(long, default_value_t = 1)]
+    count: usize,
+    #[command(flatten)]
+    db: DbArg,
+    #[arg(long = "as", default_value_t = default_initiator())]
+    initiator: String,
+}
+
+pub(crate) async fn run(args: StartArgs) -> Result<ExitCode> {
+    let (file, yaml) = read_flow(&args.flow)?;
+    let inputs = match read_json(&args.input)? {
+        serde_json::Value::Array(items) => items,
+        one => vec![one],
+    };
+    if inputs.is_empty() {
+        bail!("{}: the input array is empty", args.input.display());
+    }
+    let store = args.db.open().await?;
+    let rt = runtime(store, Config::default())?;
+    let deployment = rt.deploy(&file, &yaml).await?;
+    let version = deployment.version.id;
+    let began = Instant::now();
+    let slots = Arc::new(Semaphore::new(CONCURRENT_STARTS));
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..args.count {
+        let permit = slots.clone().acquire_owned().await.context("start slots closed")?;
+        let rt = rt.clone();
+        let input = inputs[i % inputs.len()].clone();
+        let initiator = args.initiator.clone();
+        tasks.spawn(async move {
+            let r = rt.start_case(version, input, &initiator, None, false).await;
+            drop(permit);
+            r.with_context(|| format!("starting case {i}"))
+        });
+        // Surface the first failure early instead of after N starts.
+        while let Some(done) = tasks.try_join_next() {
+            done??;
+        }
+    }
+    while let Some(done) = tasks.join_next().await {
+        done??;
+    }
+    let elapsed = began.elapsed();
+    println!(
+        "started {} case(s) of {} v{} in {:.2}s ({:.0}/s); `docket worker --db {}` runs them",
+        args.count,
+        deployment.version.flow_id,
+        deployment.version.version,
+        elapsed.as_secs_f64(),
+        args.count as f64 / elapsed.as_secs_f64().max(1e-9),
+        args.db.db
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -6,6 +6,7 @@
 //! the state `decide` left.
 
 mod approval;
+mod bundled;
 mod cancel;
 mod decision;
 mod parallel;

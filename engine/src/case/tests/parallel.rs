@@ -170,3 +170,45 @@ fn a_token_at_a_join_it_does_not_belong_to_is_an_incident() {
     assert_eq!(kinds(&d).last(), Some(&"incident_raised"));
     assert_eq!(case.state.status(), CaseStatus::Incident);
 }
+
+#[test]
+fn a_case_sent_back_before_the_parallel_forks_again() {
+    // Corporate rework: after the join, a person resubmits into the parallel checks.
+    let flow = flow(vec![
+        ("checks", parallel(&["ocr", "circle"], "joined")),
+        ("ocr", task("ocr-check@1", "docs", "joined")),
+        ("circle", task("guarantee-circle@1", "circle", "joined")),
+        ("joined", join("checks", "rework")),
+        (
+            "rework",
+            NodeKind::Approval(approval(
+                "relationship_manager",
+                &[("resubmit", "checks"), ("withdraw", "withdrawn")],
+            )),
+        ),
+        ("withdrawn", end("withdrawn")),
+    ]);
+    let (mut case, _) = Case::start(flow, json!({}));
+    case.succeed("ocr", json!({}));
+    case.succeed("circle", json!({}));
+    let rm = actor("rm", &["relationship_manager"], None);
+    let d = case.act("rework", "resubmit", rm.clone()).unwrap();
+    assert!(matches!(
+        &d.events[3],
+        Event::BranchForked { token: TokenId(0), branches, .. }
+            if branches.iter().map(|b| b.token).collect::<Vec<_>>() == [TokenId(3), TokenId(4)]
+    ));
+    assert!(matches!(
+        &d.effects[..],
+        [
+            Effect::CloseTask { .. },
+            Effect::RunPlugin { attempt: 2, .. },
+            Effect::RunPlugin { attempt: 2, .. }
+        ]
+    ));
+    assert_eq!(case.positions(), ["checks", "circle", "ocr"]);
+    case.succeed("circle", json!({}));
+    case.succeed("ocr", json!({}));
+    case.act("rework", "withdraw", rm).unwrap();
+    assert_eq!(case.state.outcome(), Some("withdrawn"));
+}

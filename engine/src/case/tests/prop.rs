@@ -210,7 +210,7 @@ fn build_flow(shapes: &[Shape]) -> Flow {
 
 /// The runtime's rows, as the effects describe them.
 #[derive(Default, Debug, PartialEq)]
-struct Rows {
+pub(super) struct Rows {
     jobs: BTreeSet<(NodeId, u32)>,
     timers: BTreeSet<TimerId>,
     tasks: BTreeSet<TaskId>,
@@ -258,12 +258,26 @@ impl Rows {
     }
 }
 
-struct World<'t> {
+/// How the simulated plugins answer.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Results {
+    /// `{"n": 0..100}`: what the generated flows' routes read.
+    Counter,
+    /// A document with the fields the bundled flows' routes read (`ok`, `passed`,
+    /// `outcome`, `score`, `grade`, `in_circle`, `member_default`).
+    Credit,
+}
+
+/// The outside world of one case: the runtime's rows, plugins, the clock, people and
+/// supervisors, all steered by a tape of random numbers.
+pub(super) struct World<'t> {
     case: Case,
     rows: Rows,
     tape: &'t [u32],
     at: usize,
     accepted: Vec<Command>,
+    roles: Vec<String>,
+    results: Results,
 }
 
 impl World<'_> {
@@ -273,24 +287,39 @@ impl World<'_> {
         v as usize % n.max(1)
     }
 
-    fn actor(&mut self, task: &Task) -> Actor {
+    fn actor(&mut self) -> Actor {
         let users = ["maker", "ann", "ben", "cai", "dee"];
         let user = users[self.draw(users.len())];
-        let mut roles = vec![];
-        match self.draw(4) {
-            0 => roles.push("officer"),
-            1 => roles.extend(["officer", "chair"]),
-            2 => roles.push("senior"),
-            _ => roles.push("teller"),
-        }
-        if task.escalated_to.is_some() && self.draw(2) == 0 {
-            roles.push("senior");
+        let mut roles: Vec<String> = Vec::new();
+        for i in 0..self.roles.len() {
+            if self.draw(3) == 0 {
+                roles.push(self.roles[i].clone());
+            }
         }
         let limit = match self.draw(3) {
             0 => None,
-            _ => Some(self.draw(150) as f64),
+            _ => Some(self.draw(150) as f64 * [1.0, 1e5][self.draw(2)]),
         };
-        actor(user, &roles, limit)
+        Actor {
+            user: user.to_string(),
+            roles,
+            authority_limit: limit,
+        }
+    }
+
+    fn result(&mut self) -> Value {
+        match self.results {
+            Results::Counter => json!({"n": self.draw(100)}),
+            Results::Credit => json!({
+                "ok": self.draw(5) > 0,
+                "passed": self.draw(3) > 0,
+                "outcome": (["pass", "refer", "reject", "fail"][self.draw(4)]),
+                "score": 300 + self.draw(550),
+                "grade": (["A", "B", "C", "D", "E"][self.draw(5)]),
+                "in_circle": self.draw(3) == 0,
+                "member_default": self.draw(5) == 0,
+            }),
+        }
     }
 
     /// One stimulus from the outside world, chosen by the tape.
@@ -323,14 +352,14 @@ impl World<'_> {
             0 => {
                 let (node, attempt) = steps[self.draw(steps.len())].clone();
                 if self.draw(10) < 7 {
-                    let n = self.draw(100);
+                    let result = self.result();
                     Command::StepSucceeded {
                         node,
                         attempt,
                         report: CallReport {
                             build: build("scorecard@1"),
                             duration: Duration::from_micros(self.draw(5000) as u64),
-                            output: Ok(output(json!({"n": n}))),
+                            output: Ok(output(result)),
                         },
                         input_digest: "d".repeat(64),
                     }
@@ -360,19 +389,16 @@ impl World<'_> {
             }
             2 => {
                 let task = tasks[self.draw(tasks.len())].clone();
-                let actions = [
-                    "approve",
-                    "approve",
-                    "reject",
-                    "return",
-                    "request_info",
-                    "bogus",
-                ];
-                let action = actions[self.draw(actions.len())].to_string();
+                let NodeKind::Approval(a) = &self.case.flow.node(&task.node).kind else {
+                    panic!("task `{}` at a node that is not an approval", task.id)
+                };
+                let mut actions: Vec<String> = a.actions.keys().cloned().collect();
+                actions.push("bogus".into());
+                let action = actions[self.draw(actions.len())].clone();
                 Command::HumanAction {
                     task: task.id.clone(),
                     action,
-                    actor: self.actor(&task),
+                    actor: self.actor(),
                     comment: None,
                 }
             }
@@ -448,6 +474,78 @@ impl World<'_> {
     }
 }
 
+/// Every role a flow assigns, escalates to or lets veto.
+fn roles(flow: &Flow) -> Vec<String> {
+    let mut roles = BTreeSet::new();
+    for n in flow.nodes() {
+        if let NodeKind::Approval(a) = &n.kind {
+            roles.insert(a.assign.role.clone());
+            if let Some(sla) = &a.sla {
+                roles.insert(sla.escalate_to.clone());
+            }
+            if let Some(q) = &a.quorum {
+                roles.extend(q.veto.iter().cloned());
+            }
+        }
+    }
+    roles.into_iter().collect()
+}
+
+/// Starts a case of `flow` and lets the world act on it as the tape says, checking the
+/// properties after every transition; then cancels whatever is left. Returns the case.
+pub(super) fn drive(flow: Flow, input: Value, tape: &[u32], results: Results) -> Case {
+    let roles = roles(&flow);
+    let (case, d) = Case::start(flow, input);
+    let mut rows = Rows::default();
+    rows.apply(&d.effects);
+    assert_eq!(Rows::of(&case.state), rows);
+    let mut world = World {
+        case,
+        rows,
+        tape,
+        at: 0,
+        accepted: Vec::new(),
+        roles,
+        results,
+    };
+    let mut n = 0;
+    while world.at < tape.len() && !world.case.state.status().is_final() {
+        if !world.step() {
+            break;
+        }
+        n += 1;
+        if n % 40 == 0 {
+            assert_replays(&world.case.flow, &world.case.history, &world.case.state);
+        }
+    }
+    assert_replays(&world.case.flow, &world.case.history, &world.case.state);
+    let mut case = world.case;
+
+    // Whatever is left, a cancel winds it all down.
+    if !case.state.status().is_final() {
+        let (state, d) = transition(
+            &case.flow,
+            &case.state,
+            Command::Cancel {
+                actor: "supervisor".into(),
+                reason: "end of test".into(),
+            },
+            case.now,
+        )
+        .unwrap();
+        world.rows.apply(&d.effects);
+        case.history.extend(d.events);
+        case.state = state;
+    }
+    assert!(case.state.status().is_final());
+    assert_eq!(Rows::of(&case.state), world.rows);
+    assert!(
+        world.rows.jobs.is_empty() && world.rows.timers.is_empty() && world.rows.tasks.is_empty()
+    );
+    assert_replays(&case.flow, &case.history, &case.state);
+    case
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
 
@@ -457,50 +555,6 @@ proptest! {
         x in 0i64..100,
         tape in proptest::collection::vec(any::<u32>(), 0..600),
     ) {
-        let flow = build_flow(&shapes);
-        let (case, d) = Case::start(flow, json!({"x": x}));
-        let mut rows = Rows::default();
-        rows.apply(&d.effects);
-        prop_assert_eq!(Rows::of(&case.state), rows.clone_rows());
-        let mut world = World { case, rows, tape: &tape, at: 0, accepted: Vec::new() };
-        let mut n = 0;
-        while world.at < tape.len() && !world.case.state.status().is_final() {
-            if !world.step() {
-                break;
-            }
-            n += 1;
-            if n % 40 == 0 {
-                assert_replays(&world.case.flow, &world.case.history, &world.case.state);
-            }
-        }
-        assert_replays(&world.case.flow, &world.case.history, &world.case.state);
-
-        // Whatever is left, a cancel winds it all down.
-        if !world.case.state.status().is_final() {
-            let (state, d) = transition(
-                &world.case.flow,
-                &world.case.state,
-                Command::Cancel { actor: "supervisor".into(), reason: "end of test".into() },
-                world.case.now,
-            ).unwrap();
-            world.rows.apply(&d.effects);
-            world.case.history.extend(d.events);
-            world.case.state = state;
-        }
-        prop_assert!(world.case.state.status().is_final());
-        prop_assert_eq!(Rows::of(&world.case.state), world.rows.clone_rows());
-        prop_assert!(world.rows.jobs.is_empty() && world.rows.timers.is_empty() && world.rows.tasks.is_empty());
-        assert_replays(&world.case.flow, &world.case.history, &world.case.state);
-    }
-}
-
-impl Rows {
-    fn clone_rows(&self) -> Rows {
-        Rows {
-            jobs: self.jobs.clone(),
-            timers: self.timers.clone(),
-            tasks: self.tasks.clone(),
-            closed: self.closed,
-        }
+        drive(build_flow(&shapes), json!({"x": x}), &tape, Results::Counter);
     }
 }

@@ -306,6 +306,7 @@ pub(crate) fn classify_trap(
         return (StepErrorKind::Trap, panic);
     }
     let trap = match error.downcast_ref::<Trap>() {
+        Some(Trap::StackOverflow) => "trapped: stack overflow (wasm call stack exhausted)".into(),
         Some(trap) => format!("trapped: {trap}"),
         None => format!("failed: {error:#}"),
     };

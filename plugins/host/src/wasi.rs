@@ -112,8 +112,9 @@ pub(crate) fn define(
                 ComponentItem::ComponentFunc(_) => {
                     let stub = Stub::for_function(&iface, export);
                     let qualified = format!("{name}#{export}");
-                    linker_instance.func_new(export, move |store, _ty, params, results| {
-                        stub.call(store, &qualified, params, results)
+                    linker_instance.func_new(export, move |mut store, _ty, params, results| {
+                        let handles = take_handles(&mut store, params)?;
+                        stub.call(store, &qualified, params, &handles, results)
                     })?;
                 }
                 // Plain types need no definition.
@@ -249,6 +250,7 @@ impl Stub {
         mut store: StoreContextMut<'_, CallState>,
         qualified: &str,
         params: &[Val],
+        handles: &[u32],
         results: &mut [Val],
     ) -> wasmtime::Result<()> {
         let result = match self {
@@ -269,7 +271,7 @@ impl Stub {
                 crate::call::STREAM_WRITE_BUDGET,
             ))))),
             Self::Write => {
-                let stream = stream_of(&mut store, params)?;
+                let stream = stream_of(handles);
                 let bytes: Vec<u8> = match params.get(1) {
                     Some(Val::List(items)) => items
                         .iter()
@@ -281,7 +283,7 @@ impl Stub {
                 Val::Result(Ok(None))
             }
             Self::WriteZeroes => {
-                let stream = stream_of(&mut store, params)?;
+                let stream = stream_of(handles);
                 let len = match params.get(1) {
                     Some(Val::U64(n)) => (*n).min(crate::call::STREAM_WRITE_BUDGET) as usize,
                     _ => 0,
@@ -343,27 +345,39 @@ impl Stub {
     }
 }
 
+/// The representations of the resource handles among `params`, in order.
+///
+/// The dynamic API hands each borrowed handle to the host, which must release it
+/// before returning or the call traps; converting it to a host handle does both.
+fn take_handles(
+    store: &mut StoreContextMut<'_, CallState>,
+    params: &[Val],
+) -> wasmtime::Result<Vec<u32>> {
+    let mut reps = Vec::new();
+    for param in params {
+        match param {
+            Val::Resource(handle) => {
+                reps.push(ResourceDynamic::try_from_resource_any(*handle, &mut *store)?.rep());
+            }
+            Val::List(items) => reps.extend(take_handles(store, items)?),
+            _ => {}
+        }
+    }
+    Ok(reps)
+}
+
 fn own(store: &mut StoreContextMut<'_, CallState>, rep: u32, ty: u32) -> wasmtime::Result<Val> {
     Ok(Val::Resource(
         ResourceDynamic::new_own(rep, ty).try_into_resource_any(store)?,
     ))
 }
 
-fn stream_of(
-    store: &mut StoreContextMut<'_, CallState>,
-    params: &[Val],
-) -> wasmtime::Result<Stream> {
-    let Some(Val::Resource(handle)) = params.first() else {
-        return Err(wasmtime::format_err!(
-            "stream method called without its stream"
-        ));
-    };
-    let rep = ResourceDynamic::try_from_resource_any(*handle, store)?.rep();
-    Ok(if rep == STDERR_REP {
+fn stream_of(handles: &[u32]) -> Stream {
+    if handles.first() == Some(&STDERR_REP) {
         Stream::Stderr
     } else {
         Stream::Stdout
-    })
+    }
 }
 
 fn datetime(seconds: u64, nanoseconds: u32) -> Val {

@@ -1,0 +1,35 @@
+//! The plugins embedded in the binary.
+
+use engine::plugin::{PluginRef, Plugins};
+use plugin_host::Registry;
+
+#[test]
+fn all_four_bundled_plugins_are_built_in_and_load() {
+    assert_eq!(plugin_host::bundled_not_built(), &[] as &[(&str, &str)]);
+    let registry = Registry::bundled().expect("bundled plugins load");
+    let mut names: Vec<String> = registry.plugins().map(|p| p.info().name.clone()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["compliance", "guarantee-circle", "ocr-check", "scorecard"]
+    );
+    for plugin in registry.plugins() {
+        let reference = PluginRef::parse(&format!(
+            "{}@{}",
+            plugin.info().name,
+            plugin.version().major
+        ))
+        .unwrap();
+        let described = registry
+            .describe(&reference)
+            .expect("resolves by name@major");
+        assert_eq!(described.version, plugin.info().version);
+        assert!(
+            described.config_schema.is_object(),
+            "{} config schema",
+            plugin.id()
+        );
+        assert_eq!(plugin.build().sha256.len(), 64);
+        assert!(plugin.source().to_string().starts_with("bundled:"));
+    }
+}

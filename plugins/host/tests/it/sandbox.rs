@@ -1,0 +1,88 @@
+//! The WASI stand-ins: what a standard-library guest sees of the outside world.
+
+use super::*;
+
+#[test]
+fn echo_round_trips_the_input_and_reports_the_build() {
+    let call = misbehave().call(&mode("echo"), &limits());
+    let output = call.report.output.as_ref().expect("echo succeeds");
+    assert_eq!(
+        output.result["vars"],
+        json!({ "amount": 1200, "applicant": { "name": "Li" } })
+    );
+    assert_eq!(output.result["case_id"], "case-1");
+    assert_eq!(output.result["node_id"], "node-a");
+    assert_eq!(output.result["business_date"], "2024-03-31");
+    assert_eq!(output.outcome.as_deref(), Some("echoed"));
+    assert_eq!(output.score, Some(1.5));
+    assert_eq!(output.reasons[0].code, "ECHO");
+
+    let expected_sha = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(read(
+            plugin_host::test_components::MISBEHAVE,
+        )))
+    };
+    assert_eq!(call.report.build.sha256, expected_sha);
+    assert_eq!(call.report.build.name, "hostile-misbehave");
+    assert_eq!(call.report.build.version, "0.1.0");
+    assert!(
+        call.logs
+            .iter()
+            .any(|l| l.source == "log" && l.message == "echo for case case-1"),
+        "{:?}",
+        call.logs
+    );
+}
+
+#[test]
+fn the_outside_world_is_empty_and_fixed() {
+    let first = misbehave().call(&mode("sandbox"), &limits());
+    let report = first.report.output.expect("sandbox report").result;
+    assert_eq!(report["env_vars"], 0);
+    assert_eq!(report["args"], 0);
+    assert_eq!(
+        report["clock_nanos_since_epoch"], 0,
+        "the clock stands at the epoch"
+    );
+    let file = report["file"].as_str().unwrap();
+    assert!(file.starts_with("error:"), "no file can be read: {file}");
+    assert_ne!(report["dir"], "listed");
+
+    // Same input, same output: the "random" hash seed is fixed too.
+    let second = misbehave()
+        .call(&mode("sandbox"), &limits())
+        .report
+        .output
+        .unwrap()
+        .result;
+    assert_eq!(report, second);
+}
+
+#[test]
+fn stdout_and_stderr_are_captured_into_the_log() {
+    let call = misbehave().call(&mode("print"), &limits());
+    assert!(call.report.output.is_ok(), "{:?}", call.report.output);
+    let find = |source: &str| {
+        call.logs
+            .iter()
+            .find(|l| l.source == source)
+            .map(|l| l.message.clone())
+    };
+    assert_eq!(find("stdout").as_deref(), Some("to stdout"));
+    assert_eq!(find("stderr").as_deref(), Some("to stderr"));
+}
+
+#[test]
+fn a_log_flood_is_bounded_and_counted() {
+    let limits = CallLimits {
+        timeout: std::time::Duration::from_secs(20),
+        ..limits()
+    };
+    let call = misbehave().call(&mode("log-flood"), &limits);
+    assert!(call.report.output.is_ok(), "{:?}", call.report.output);
+    assert!(call.logs.len() <= 1_000, "{} lines kept", call.logs.len());
+    let kept: usize = call.logs.iter().map(|l| l.message.len()).sum();
+    assert!(kept <= 64 << 10, "{kept} bytes kept");
+    assert_eq!(call.logs.len() + call.logs_dropped, 100_000);
+}

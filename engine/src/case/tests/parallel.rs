@@ -212,3 +212,29 @@ fn a_case_sent_back_before_the_parallel_forks_again() {
     case.act("rework", "withdraw", rm).unwrap();
     assert_eq!(case.state.outcome(), Some("withdrawn"));
 }
+
+/// Regression (found by the property test): one branch ends the case while a sibling
+/// branch's task token is still queued in the same transition — its run was never
+/// asked for, so there is nothing to cancel.
+#[test]
+fn an_end_reached_before_a_sibling_task_is_scheduled_cancels_nothing_unasked() {
+    let flow = flow(vec![
+        ("outer", parallel(&["left", "right"], "outer_join")),
+        ("left", parallel(&["early"], "left_join")),
+        ("early", end("early")),
+        ("left_join", join("left", "outer_join")),
+        ("right", parallel(&["work"], "right_join")),
+        ("work", task("scorecard@1", "work", "right_join")),
+        ("right_join", join("right", "outer_join")),
+        ("outer_join", join("outer", "done")),
+        ("done", end("done")),
+    ]);
+    let (case, d) = Case::start(flow, json!({}));
+    assert_eq!(
+        d.effects,
+        [Effect::CompleteCase {
+            outcome: "early".into()
+        }]
+    );
+    assert_eq!(case.state.outcome(), Some("early"));
+}

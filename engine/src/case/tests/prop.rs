@@ -558,3 +558,26 @@ proptest! {
         drive(build_flow(&shapes), json!({"x": x}), &tape, Results::Counter);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    /// The flow module's generator (`flow::testing`), through YAML and the validator.
+    #[test]
+    fn validated_generated_flows_end_or_wait_and_replay(
+        def in crate::flow::testing::flow_def(6),
+        amount in 0i64..100_000,
+        flag in any::<bool>(),
+        tape in proptest::collection::vec(any::<u32>(), 0..600),
+    ) {
+        let yaml = crate::flow::testing::to_yaml(&def);
+        let flow = match crate::flow::load("generated.yaml", &yaml, None) {
+            Ok((flow, _)) => flow,
+            Err(diags) => panic!("a generated flow does not load:\n{yaml}\n{diags:#?}"),
+        };
+        let mut input = crate::flow::testing::sample_input();
+        input["amount"] = json!(amount);
+        input["flag"] = json!(flag);
+        drive(flow, input, &tape, Results::Counter);
+    }
+}

@@ -9,6 +9,9 @@ use crate::vars::{self, Fault, VarPath, kind_of};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 
+/// Most institution names listed in a result; the count is always exact.
+const MAX_LISTED: usize = 50;
+
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MultiLendingRule {
@@ -157,7 +160,7 @@ impl MultiLendingRule {
             institutions.entry(key).or_insert(institution);
         }
         let distinct = institutions.len();
-        let names: Vec<&String> = institutions.values().collect();
+        let names: Vec<&String> = institutions.values().take(MAX_LISTED).collect();
         let values = values! {
             "distinct_institutions": distinct, "max_institutions": self.max_institutions,
             "window_days": self.window_days, "window_start": start.to_string(),
@@ -299,6 +302,22 @@ mod tests {
             Err(Fault::Missing("/credit_report/queries".into()))
         );
         assert!(run(&r, json!([])).unwrap().violation.is_none());
+    }
+
+    #[test]
+    fn the_listed_names_are_bounded_but_the_count_is_exact() {
+        let r = rule(json!({"max_institutions": 100}));
+        let queries: Vec<Value> = (0..120)
+            .map(|i| q(&format!("Lender {i:03}"), "2024-06-01"))
+            .collect();
+        let f = run(&r, json!(queries)).unwrap();
+        assert_eq!(f.values["distinct_institutions"], json!(120));
+        assert_eq!(
+            f.values["institutions"].as_array().unwrap().len(),
+            MAX_LISTED
+        );
+        assert_eq!(f.values["institutions"][0], json!("Lender 000"));
+        assert!(f.violation.is_some());
     }
 
     #[test]

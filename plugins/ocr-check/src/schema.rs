@@ -1,13 +1,43 @@
 //! JSON Schemas (draft-07) of the node config and of the result document, as
 //! `describe()` publishes them.
+//!
+//! They keep to the subset Docket's flow validator checks configs with (type,
+//! properties, required, boolean additionalProperties, items, enum, bounds, lengths,
+//! pattern, format; no combinators or `$ref`): a keyword outside it would make every
+//! flow using the plugin fail validation. Maps keyed by user names (thresholds,
+//! severities) are therefore plain objects here; the plugin itself checks their values.
 
 use crate::config::Code;
 use serde_json::{Value, json};
 
+/// The keywords the schemas may use (Docket's flow-validator subset).
+pub const KEYWORDS: &[&str] = &[
+    "type",
+    "properties",
+    "required",
+    "additionalProperties",
+    "items",
+    "enum",
+    "const",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "minItems",
+    "maxItems",
+    "format",
+    "title",
+    "description",
+    "default",
+    "$schema",
+];
+
+const DOT_PATH: &str = "^[^.]+(\\.[^.]+)*$";
+
 pub fn config_schema() -> Value {
-    let codes: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
-    let fraction = json!({"type": "number", "minimum": 0, "maximum": 1});
-    let dot_path = json!({"type": "string", "pattern": "^[^.]+(\\.[^.]+)*$"});
     json!({
         "$schema": "http://json-schema.org/draft-07/schema#",
         "title": "ocr-check config",
@@ -15,33 +45,24 @@ pub fn config_schema() -> Value {
         "additionalProperties": false,
         "properties": {
             "min_confidence": {
-                "description": "Lowest acceptable OCR confidence of any field (default 0.85).",
-                "allOf": [fraction], "default": 0.85
+                "description": "Lowest acceptable OCR confidence of any field.",
+                "type": "number", "minimum": 0, "maximum": 1, "default": 0.85
             },
             "field_min_confidence": {
-                "description": "Thresholds by `field` or `document_type.field`; the more specific wins.",
-                "type": "object", "additionalProperties": fraction
+                "description": "Thresholds (0 to 1) by `field` or `document_type.field`; the more specific wins.",
+                "type": "object"
             },
             "required_documents": {
-                "description": "Applicant type → required document types; an array entry means any one of them.",
-                "type": "object",
-                "additionalProperties": {
-                    "type": "array",
-                    "items": {"oneOf": [
-                        {"type": "string", "minLength": 1},
-                        {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}}
-                    ]}
-                }
+                "description": "Applicant type → array of required document types; an entry that is an array means any one of them.",
+                "type": "object"
             },
             "required_fields": {
-                "description": "Document type → fields that must have a value.",
-                "type": "object",
-                "additionalProperties": {"type": "array", "items": {"type": "string"}}
+                "description": "Document type → array of fields that must have a value.",
+                "type": "object"
             },
             "field_kinds": {
-                "description": "Field name → how it is checked, on top of the defaults (id_number: prc_id, credit_code: credit_code, card_number: bank_card, expiry_date: expiry_date, birth_date and issue_date: past_date).",
-                "type": "object",
-                "additionalProperties": {"enum": ["prc_id", "credit_code", "bank_card", "expiry_date", "past_date", "text"]}
+                "description": "Field name → prc_id, credit_code, bank_card, expiry_date, past_date or text, on top of the defaults (id_number: prc_id, credit_code: credit_code, card_number: bank_card, expiry_date: expiry_date, birth_date and issue_date: past_date).",
+                "type": "object"
             },
             "consistency": {
                 "description": "Document fields that must equal an applicant value (default: name, id_number, credit_code, card_number on every document).",
@@ -52,23 +73,21 @@ pub fn config_schema() -> Value {
                     "required": ["field", "applicant"],
                     "properties": {
                         "field": {"type": "string", "minLength": 1},
-                        "applicant": dot_path,
+                        "applicant": {"type": "string", "pattern": DOT_PATH, "description": "Dot path inside the applicant object."},
                         "documents": {"type": "array", "items": {"type": "string"}}
                     }
                 }
             },
             "expiry_warning_days": {
-                "description": "Flag DOC_EXPIRING_SOON within this many days of the business date; 0 turns it off (default 30).",
+                "description": "Flag DOC_EXPIRING_SOON within this many days of the business date; 0 turns it off.",
                 "type": "integer", "minimum": 0, "default": 30
             },
             "severities": {
-                "description": "Finding code → severity override.",
-                "type": "object",
-                "propertyNames": {"enum": codes},
-                "additionalProperties": {"enum": ["error", "warning", "info", "ignore"]}
+                "description": format!("Finding code ({}) → error, warning, info or ignore.", Code::ALL.map(Code::as_str).join(", ")),
+                "type": "object"
             },
-            "documents_path": {"description": "Dot path of the documents array in the case variables (default `documents`).", "allOf": [dot_path]},
-            "applicant_path": {"description": "Dot path of the applicant object (default `applicant`).", "allOf": [dot_path]},
+            "documents_path": {"description": "Dot path of the documents array in the case variables.", "type": "string", "pattern": DOT_PATH, "default": "documents"},
+            "applicant_path": {"description": "Dot path of the applicant object.", "type": "string", "pattern": DOT_PATH, "default": "applicant"},
             "applicant_type": {"description": "Fixed applicant type instead of `<applicant_path>.type`.", "type": "string"}
         }
     })
@@ -84,7 +103,7 @@ pub fn output_schema() -> Value {
         "required": ["ok", "outcome", "applicant_type", "documents_checked", "errors", "warnings", "findings", "reason_codes", "applicant_id"],
         "properties": {
             "ok": {"type": "boolean", "description": "No finding of severity error."},
-            "outcome": {"enum": ["pass", "review", "fail"]},
+            "outcome": {"type": "string", "enum": ["pass", "review", "fail"]},
             "applicant_type": {"type": ["string", "null"]},
             "documents_checked": {"type": "integer", "minimum": 0},
             "errors": {"type": "integer", "minimum": 0},
@@ -96,8 +115,8 @@ pub fn output_schema() -> Value {
                     "additionalProperties": false,
                     "required": ["code", "severity", "document", "document_index", "field", "pointer", "message"],
                     "properties": {
-                        "code": {"enum": codes},
-                        "severity": {"enum": ["error", "warning", "info"]},
+                        "code": {"type": "string", "enum": codes},
+                        "severity": {"type": "string", "enum": ["error", "warning", "info"]},
                         "document": {"type": "string"},
                         "document_index": {"type": ["integer", "null"], "minimum": 0},
                         "field": {"type": ["string", "null"]},
@@ -106,23 +125,57 @@ pub fn output_schema() -> Value {
                     }
                 }
             },
-            "reason_codes": {"type": "array", "items": {"enum": codes}},
+            "reason_codes": {"type": "array", "items": {"type": "string", "enum": codes}},
             "applicant_id": {
-                "oneOf": [
-                    {"type": "null"},
-                    {
-                        "type": "object",
-                        "additionalProperties": false,
-                        "required": ["birth_date", "age", "sex", "region_code"],
-                        "properties": {
-                            "birth_date": {"type": "string", "format": "date"},
-                            "age": {"type": "integer"},
-                            "sex": {"enum": ["male", "female"]},
-                            "region_code": {"type": "string", "pattern": "^[0-9]{6}$"}
-                        }
-                    }
-                ]
+                "description": "What the applicant's valid identity number says; null without one.",
+                "type": ["object", "null"],
+                "additionalProperties": false,
+                "required": ["birth_date", "age", "sex", "region_code"],
+                "properties": {
+                    "birth_date": {"type": "string", "format": "date"},
+                    "age": {"type": "integer"},
+                    "sex": {"type": "string", "enum": ["male", "female"]},
+                    "region_code": {"type": "string", "pattern": "^[0-9]{6}$"}
+                }
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// Every keyword used anywhere in `schema` (property names excluded).
+    fn keywords_used(schema: &Value, out: &mut BTreeSet<String>) {
+        if let Value::Object(map) = schema {
+            for (key, value) in map {
+                out.insert(key.clone());
+                match key.as_str() {
+                    "properties" => value
+                        .as_object()
+                        .into_iter()
+                        .flatten()
+                        .for_each(|(_, s)| keywords_used(s, out)),
+                    "items" => keywords_used(value, out),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn schemas_keep_to_the_flow_validator_subset() {
+        for schema in [config_schema(), output_schema()] {
+            let mut used = BTreeSet::new();
+            keywords_used(&schema, &mut used);
+            let outside: Vec<_> = used
+                .iter()
+                .filter(|k| !KEYWORDS.contains(&k.as_str()))
+                .collect();
+            assert!(outside.is_empty(), "{outside:?}");
+            assert!(used.contains("additionalProperties"));
+        }
+    }
 }

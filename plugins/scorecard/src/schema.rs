@@ -1,26 +1,62 @@
 //! JSON Schemas (draft-07) of the scorecard config and of the result document, as
 //! `describe()` publishes them.
+//!
+//! They keep to the subset Docket's flow validator checks configs with (type,
+//! properties, required, boolean additionalProperties, items, enum, bounds, lengths,
+//! pattern, format; no combinators or `$ref`): a keyword outside it would make every
+//! flow using the plugin fail validation. What the subset cannot say (exactly one of
+//! `variable`/`ratio`, bins all numeric or all categorical, non-overlapping bins) the
+//! plugin checks itself, naming the JSON pointer.
 
+use crate::card::{MAX_BINS, MAX_CHARACTERISTICS};
 use serde_json::{Value, json};
 
-pub fn config_schema() -> Value {
-    let dot_path = json!({"type": "string", "pattern": "^[^.]+(\\.[^.]+)*$"});
-    let scalar = json!({"type": ["string", "number", "boolean"]});
+/// The keywords the schemas may use (Docket's flow-validator subset).
+pub const KEYWORDS: &[&str] = &[
+    "type",
+    "properties",
+    "required",
+    "additionalProperties",
+    "items",
+    "enum",
+    "const",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "minItems",
+    "maxItems",
+    "format",
+    "title",
+    "description",
+    "default",
+    "$schema",
+];
+
+const DOT_PATH: &str = "^[^.]+(\\.[^.]+)*$";
+
+fn characteristic_schema() -> Value {
+    let dot_path = json!({"type": "string", "pattern": DOT_PATH});
     let bin = json!({
         "type": "object",
         "additionalProperties": false,
+        "description": "Numeric [min, max) with either end left open, or categorical `values`.",
         "properties": {
             "min": {"type": "number", "description": "inclusive"},
             "max": {"type": "number", "description": "exclusive"},
-            "values": {"type": "array", "minItems": 1, "items": scalar},
+            "values": {"type": "array", "minItems": 1, "items": {"type": ["string", "number", "boolean"]}},
             "points": {"type": "number"},
             "woe": {"type": "number"},
             "label": {"type": "string"}
         }
     });
-    let characteristic = json!({
+    json!({
         "type": "object",
         "additionalProperties": false,
+        "description": "Give exactly one of `variable` and `ratio`.",
         "required": ["name", "reason_code", "bins"],
         "properties": {
             "name": {"type": "string", "minLength": 1},
@@ -36,19 +72,16 @@ pub fn config_schema() -> Value {
             "reason": {"type": "string"},
             "missing_reason_code": {"type": "string", "minLength": 1},
             "coefficient": {"type": "number"},
-            "bins": {
-                "type": "array",
-                "minItems": 1,
-                "maxItems": crate::card::MAX_BINS,
-                "items": bin
-            },
+            "bins": {"type": "array", "minItems": 1, "maxItems": MAX_BINS, "items": bin},
             "missing_points": {"type": "number"},
             "missing_woe": {"type": "number"},
             "other_points": {"type": "number"},
             "other_woe": {"type": "number"}
-        },
-        "oneOf": [{"required": ["variable"]}, {"required": ["ratio"]}]
-    });
+        }
+    })
+}
+
+pub fn config_schema() -> Value {
     json!({
         "$schema": "http://json-schema.org/draft-07/schema#",
         "title": "scorecard config (one card)",
@@ -58,7 +91,7 @@ pub fn config_schema() -> Value {
         "properties": {
             "card": {"type": "string", "minLength": 1, "description": "Card id and version, echoed in the result."},
             "title": {"type": "string"},
-            "model": {"enum": ["points", "woe"], "default": "points"},
+            "model": {"type": "string", "enum": ["points", "woe"], "default": "points"},
             "scaling": {
                 "description": "base_score points at odds base_odds (good:bad); every pdo points double the odds.",
                 "type": "object",
@@ -76,8 +109,8 @@ pub fn config_schema() -> Value {
             "characteristics": {
                 "type": "array",
                 "minItems": 1,
-                "maxItems": crate::card::MAX_CHARACTERISTICS,
-                "items": characteristic
+                "maxItems": MAX_CHARACTERISTICS,
+                "items": characteristic_schema()
             },
             "grades": {
                 "description": "Best band first; the last band has no min_score.",
@@ -148,4 +181,41 @@ pub fn output_schema() -> Value {
             "missing": {"type": "array", "items": {"type": "string"}}
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn keywords_used(schema: &Value, out: &mut BTreeSet<String>) {
+        if let Value::Object(map) = schema {
+            for (key, value) in map {
+                out.insert(key.clone());
+                match key.as_str() {
+                    "properties" => value
+                        .as_object()
+                        .into_iter()
+                        .flatten()
+                        .for_each(|(_, s)| keywords_used(s, out)),
+                    "items" => keywords_used(value, out),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn schemas_keep_to_the_flow_validator_subset() {
+        for schema in [config_schema(), output_schema()] {
+            let mut used = BTreeSet::new();
+            keywords_used(&schema, &mut used);
+            let outside: Vec<_> = used
+                .iter()
+                .filter(|k| !KEYWORDS.contains(&k.as_str()))
+                .collect();
+            assert!(outside.is_empty(), "{outside:?}");
+            assert!(used.contains("additionalProperties"));
+        }
+    }
 }

@@ -2,11 +2,14 @@
 //! answers as its host-side unit tests, now from inside the sandbox.
 
 use engine::plugin::{CallLimits, PluginRef, Plugins, StepErrorKind, StepInput, StepOutput};
+use engine::schema::Schema;
 use plugin_host::Registry;
 use serde_json::{Value, json};
 use std::sync::OnceLock;
 
 const RETAIL: &str = include_str!("../../../../workflows/documents/retail-v1.json");
+const SMALL_BUSINESS: &str = include_str!("../../../../workflows/documents/small-business-v1.json");
+const CORPORATE: &str = include_str!("../../../../workflows/documents/corporate-v1.json");
 
 fn registry() -> &'static Registry {
     static REGISTRY: OnceLock<Registry> = OnceLock::new();
@@ -79,6 +82,33 @@ fn describe_names_version_and_schemas() {
         info.output_schema["properties"]["outcome"]["enum"],
         json!(["pass", "review", "fail"])
     );
+}
+
+/// The schemas go through the same checker the flow validator uses on node configs:
+/// the shipped configs fit the config schema and real results fit the output schema.
+#[test]
+fn shipped_configs_and_results_fit_the_published_schemas() {
+    let info = registry()
+        .describe(&PluginRef::parse("ocr-check@1").unwrap())
+        .unwrap();
+    let config =
+        Schema::compile_object(&info.config_schema).expect("config schema in Docket's subset");
+    let output = Schema::compile(&info.output_schema).expect("output schema in Docket's subset");
+    for text in [RETAIL, SMALL_BUSINESS, CORPORATE] {
+        let v: Value = serde_json::from_str(text).unwrap();
+        config.check(&v).unwrap_or_else(|e| panic!("{e:?}"));
+    }
+    assert!(config.check(&json!({"min_confidence": 2})).is_err());
+    assert!(config.check(&json!({"min_confidance": 0.9})).is_err());
+    let mut bad = retail_vars();
+    bad["documents"][0]["fields"]["id_number"]["value"] = json!("110105199003071339");
+    bad["documents"][2]["fields"]["name"]["confidence"] = json!(0.5);
+    for vars in [retail_vars(), bad] {
+        let result = call(retail_config(), vars).unwrap().result;
+        output
+            .check(&result)
+            .unwrap_or_else(|e| panic!("{e:?}\n{result:#}"));
+    }
 }
 
 #[test]

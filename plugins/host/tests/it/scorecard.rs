@@ -2,6 +2,7 @@
 //! shipped retail and small-business cards.
 
 use engine::plugin::{CallLimits, PluginRef, Plugins, StepErrorKind, StepInput, StepOutput};
+use engine::schema::Schema;
 use plugin_host::Registry;
 use serde_json::{Value, json};
 use std::sync::OnceLock;
@@ -103,6 +104,38 @@ fn small_business_woe_card() {
     );
     assert_eq!(out.result["characteristics"][3]["points"], json!(126));
     assert_eq!(out.result["characteristics"][3]["woe"], json!(0.8));
+}
+
+/// The schemas go through the same checker the flow validator uses on node configs:
+/// the shipped cards fit the config schema and real results fit the output schema.
+#[test]
+fn shipped_cards_and_results_fit_the_published_schemas() {
+    let info = registry()
+        .describe(&PluginRef::parse("scorecard@1").unwrap())
+        .unwrap();
+    assert_eq!(
+        (info.name.as_str(), info.version.as_str()),
+        ("scorecard", "1.0.0")
+    );
+    let config =
+        Schema::compile_object(&info.config_schema).expect("config schema in Docket's subset");
+    let output = Schema::compile(&info.output_schema).expect("output schema in Docket's subset");
+    for text in [RETAIL, SMALL_BUSINESS] {
+        let v: Value = serde_json::from_str(text).unwrap();
+        config.check(&v).unwrap_or_else(|e| panic!("{e:?}"));
+    }
+    assert!(
+        config
+            .check(&json!({"card": "x", "characteristics": [], "grades": []}))
+            .is_err()
+    );
+    let thin_file = json!({"applicant": {"monthly_income": 9000}, "bureau": {}});
+    for vars in [low_risk(), thin_file] {
+        let result = call(RETAIL, vars).unwrap().result;
+        output
+            .check(&result)
+            .unwrap_or_else(|e| panic!("{e:?}\n{result:#}"));
+    }
 }
 
 #[test]

@@ -36,6 +36,9 @@ enum Command {
     Fsck(cli::audit::FsckArgs),
     /// Measure throughput and latency of the retail-loan automatic path.
     Bench(cli::bench::BenchArgs),
+    /// Run a plugin component on sample input, or list plugins.
+    #[command(subcommand)]
+    Plugin(cli::plugin::PluginCommand),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +69,7 @@ fn main() -> ExitCode {
             Command::Audit(cmd) => cli::audit::run(cmd).await,
             Command::Fsck(args) => cli::audit::fsck(args).await,
             Command::Bench(args) => cli::bench::run(args).await,
+            Command::Plugin(cmd) => cli::plugin::run(cmd),
         }
     });
     match result {

@@ -4,6 +4,7 @@ pub(crate) mod audit;
 pub(crate) mod bench;
 pub(crate) mod cases;
 pub(crate) mod history;
+pub(crate) mod plugin;
 pub(crate) mod run;
 pub(crate) mod start;
 pub(crate) mod tasks;

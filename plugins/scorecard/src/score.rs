@@ -253,7 +253,10 @@ pub fn score(card: &Card, vars: &Value) -> Result<Scored, Error> {
             if contrib.missing {
                 "missing".to_string()
             } else {
-                format!("{} in {}", contrib.value, contrib.bin)
+                match &contrib.value {
+                    Value::String(text) => format!("{text} in {}", contrib.bin),
+                    other => format!("{other} in {}", contrib.bin),
+                }
             }
         );
         reasons.push(AdverseReason {

@@ -243,6 +243,26 @@ fn categories_and_other_points() {
     let r = retail(v);
     assert_eq!(points_of(&r, "age"), json!(0));
     assert_eq!(r["characteristics"][4]["bin"], json!("other"));
+    // Text values read plainly in reason messages.
+    let mut v = clear_reject();
+    v["bureau"]["delinquencies_24m"] = json!(0);
+    v["bureau"]["revolving_utilisation"] = json!(0.05);
+    v["applicant"]["monthly_debt_payments"] = json!(0);
+    v["applicant"]["employment_months"] = json!(60);
+    v["applicant"]["monthly_income"] = json!(20000);
+    v["bureau"]["history_months"] = json!(84);
+    v["applicant"]["age"] = json!(40);
+    let r = retail(v);
+    let housing = r["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["code"] == json!("RC09"))
+        .unwrap();
+    assert_eq!(
+        housing["message"],
+        json!("Housing status: 20 of 45 points (rent in rent)")
+    );
 }
 
 #[test]

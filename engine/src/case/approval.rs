@@ -138,7 +138,9 @@ pub(super) fn act(
     Ok(())
 }
 
-/// The rules on who may act, in the order a person would want to hear them.
+/// The rules on who may act, in the order a person would want to hear them. Role and
+/// authority apply to every action, not only to `approve`: the task belongs to those who
+/// may decide it, so returning or asking for information is theirs too.
 fn check(
     state: &state::CaseState,
     node: &ApprovalNode,
@@ -173,7 +175,7 @@ fn check(
         });
     }
     if node.four_eyes {
-        if state::is_initiator(state, actor) {
+        if state.initiator() == actor.user {
             return Err(Rejected::FourEyes {
                 task: task.id.clone(),
                 user: actor.user.clone(),

@@ -5,7 +5,7 @@
 //! leaves and the state replay rebuilds are the same by construction.
 
 use super::event::{Event, IncidentCause};
-use super::ids::{Actor, CaseId, TaskId, TimerId, TokenId};
+use super::ids::{CaseId, TaskId, TimerId, TokenId};
 use crate::flow::{Flow, NodeId, NodeKind};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -584,10 +584,4 @@ impl CaseState {
 pub fn evolve(flow: &Flow, mut state: CaseState, event: &Event) -> CaseState {
     state.apply(flow, event);
     state
-}
-
-/// Who acted, for four-eyes checks; kept here so the rule reads the same data evolve
-/// writes.
-pub(super) fn is_initiator(state: &CaseState, actor: &Actor) -> bool {
-    state.initiator == actor.user
 }

@@ -58,7 +58,7 @@ fn input(name: &str, k: u32) -> Value {
         "small-business" => json!({
             "application_id": "S-1", "amount": 10000 + k * 40000, "term_months": 24,
             "company": {}, "documents": [],
-            "customer": {"existing": k % 2 == 0, "months_with_bank": k % 48, "overdue_count_12m": k % 3}
+            "customer": {"existing": k.is_multiple_of(2), "months_with_bank": k % 48, "overdue_count_12m": k % 3}
         }),
         "corporate-credit" => json!({
             "application_id": "C-1", "amount": 100000 + k * 60000, "term_months": 36,

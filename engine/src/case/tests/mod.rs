@@ -9,6 +9,7 @@ mod approval;
 mod bundled;
 mod cancel;
 mod decision;
+mod json;
 mod parallel;
 mod prop;
 mod start;

@@ -6,8 +6,8 @@
 //! world must act (plugin runs, timers, people). The state only changes by [`evolve`]-ing
 //! events, so [`replay`] of a case's history rebuilds the state `decide` left.
 //!
-//! Files: `ids`, `command`, `event`, `effect`, `reject` (the vocabulary), `state` (the
-//! fold), `machine` (one transition's driver loop), and one file per node kind: `step`
+//! Files: `ids`, `command`, `event`, `effect`, `reject` (the vocabulary), `state` and
+//! `evolve` (the fold), `machine` (one transition's driver loop), and one file per node kind: `step`
 //! (task nodes, retries, incidents), `decision`, `approval`, `parallel`, `timer`.
 
 mod approval;
@@ -15,6 +15,7 @@ mod command;
 mod decision;
 mod effect;
 mod event;
+mod evolve;
 mod ids;
 mod machine;
 mod parallel;
@@ -29,9 +30,10 @@ mod tests;
 pub use command::{Command, Start};
 pub use effect::{Decision, Effect};
 pub use event::{Branch, Event, IncidentCause};
+pub use evolve::evolve;
 pub use ids::{Actor, CaseId, TaskId, TimerId, TokenId};
 pub use reject::{FourEyes, Rejected, RejectionClass};
-pub use state::{Act, CaseState, CaseStatus, Task, Timer, Token, Wait, evolve};
+pub use state::{Act, CaseState, CaseStatus, Task, Timer, Token, Wait};
 
 use crate::flow::{Flow, NodeId, NodeKind};
 use crate::plugin::StepInput;

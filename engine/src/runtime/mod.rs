@@ -325,7 +325,8 @@ impl<S: Store> Runtime<S> {
             return Ok(flow.clone());
         }
         let stored = self.inner.store.flow_version(version).await?;
-        if let Some(flow) = lock(&self.inner.flows).1.get(&stored.hash).cloned() {
+        let compiled = lock(&self.inner.flows).1.get(&stored.hash).cloned();
+        if let Some(flow) = compiled {
             lock(&self.inner.flows).0.insert(version, flow.clone());
             return Ok(flow);
         }
@@ -570,19 +571,18 @@ impl<S: Store> Runtime<S> {
     }
 
     fn spawn(&self, work: Work) {
-        if let Work::Timer {
-            case_id, timer_id, ..
-        } = &work
-            && !lock(&self.inner.timers_in_flight).insert((*case_id, timer_id.clone()))
-        {
-            return;
-        }
         match work {
             Work::Timer {
                 case_id,
                 timer_id,
                 due,
-            } => self.spawn_registered_timer(case_id, timer_id, due),
+            } => {
+                // The poller may have found the same timer due: run it once.
+                let fresh = lock(&self.inner.timers_in_flight).insert((case_id, timer_id.clone()));
+                if fresh {
+                    self.spawn_registered_timer(case_id, timer_id, due);
+                }
+            }
             step => self.spawn_item(step),
         }
     }

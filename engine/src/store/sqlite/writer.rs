@@ -128,13 +128,14 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
 
-async fn exec(
+async fn exec<T: serde::Serialize>(
     conn: &mut SqliteConnection,
     place: &'static str,
     sql: &'static str,
-    rows: &[Value],
+    rows: &[T],
 ) -> Result<u64, Fail> {
-    let param = Value::Array(rows.to_vec()).to_string();
+    // Serialising JSON values cannot fail.
+    let param = serde_json::to_string(rows).unwrap_or_default();
     sqlx::query(sql)
         .bind(param)
         .execute(&mut *conn)
@@ -178,10 +179,7 @@ async fn apply(conn: &mut SqliteConnection, items: &[&Prepared]) -> Result<(), F
         }
     }
 
-    let events: Vec<Value> = items
-        .iter()
-        .flat_map(|p| p.events.iter().cloned())
-        .collect();
+    let events: Vec<&Value> = items.iter().flat_map(|p| p.events.iter()).collect();
     if !events.is_empty() {
         let r = exec(
             conn,

@@ -36,6 +36,12 @@ enum Command {
     Fsck(cli::audit::FsckArgs),
     /// Measure throughput and latency of the retail-loan automatic path.
     Bench(cli::bench::BenchArgs),
+    /// Check flow files: every problem with file:line:col (exit 1 on errors).
+    Validate(cli::validate::ValidateArgs),
+    /// Draw a flow as Mermaid or Graphviz DOT.
+    Graph(cli::graph::GraphArgs),
+    /// Print the JSON Schema of the flow format (for editor completion).
+    Schema,
     /// Run a plugin component on sample input, or list plugins.
     #[command(subcommand)]
     Plugin(cli::plugin::PluginCommand),
@@ -69,6 +75,9 @@ fn main() -> ExitCode {
             Command::Audit(cmd) => cli::audit::run(cmd).await,
             Command::Fsck(args) => cli::audit::fsck(args).await,
             Command::Bench(args) => cli::bench::run(args).await,
+            Command::Validate(args) => cli::validate::run(args),
+            Command::Graph(args) => cli::graph::run(args),
+            Command::Schema => cli::schema::run(),
             Command::Plugin(cmd) => cli::plugin::run(cmd),
         }
     });

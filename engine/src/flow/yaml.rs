@@ -150,7 +150,7 @@ pub(crate) fn parse(src: &str) -> Result<Parsed, SyntaxError> {
             Event::MappingEnd => match stack.pop() {
                 Some(Frame::Map(mut node, entries, _, anchor)) => {
                     node.range.1 = span.end.index();
-                    node.value = YamlValue::Map(entries);
+                    node.value = YamlValue::Map(merge_keys(entries));
                     Some((node, anchor))
                 }
                 _ => None,
@@ -194,6 +194,47 @@ pub(crate) fn parse(src: &str) -> Result<Parsed, SyntaxError> {
         }
     }
     Ok(Parsed { root, duplicates })
+}
+
+/// Applies YAML merge keys (`<<: *defaults`, `<<: [*a, *b]`): the merged maps' entries
+/// join the map unless it sets the same key itself (explicit keys win; among merged
+/// maps the first wins).
+fn merge_keys(entries: Vec<(Yaml, Yaml)>) -> Vec<(Yaml, Yaml)> {
+    let is_merge = |k: &Yaml| matches!(&k.value, YamlValue::Scalar { text, style: ScalarStyle::Plain } if text == "<<");
+    if !entries.iter().any(|(k, _)| is_merge(k)) {
+        return entries;
+    }
+    let mut out: Vec<(Yaml, Yaml)> = Vec::new();
+    let mut merged: Vec<(Yaml, Yaml)> = Vec::new();
+    for (k, v) in entries {
+        if !is_merge(&k) {
+            out.push((k, v));
+            continue;
+        }
+        let sources: Vec<Yaml> = match v.value {
+            YamlValue::Map(_) => vec![v],
+            YamlValue::Seq(items) => items,
+            // Not a map: keep it, so the shape checks report it as an unknown field.
+            _ => {
+                out.push((k, v));
+                continue;
+            }
+        };
+        for src in sources {
+            if let YamlValue::Map(m) = src.value {
+                merged.extend(m);
+            }
+        }
+    }
+    for (k, v) in merged {
+        let present = out
+            .iter()
+            .any(|(ok, _)| ok.as_str().is_some() && ok.as_str() == k.as_str());
+        if !present {
+            out.push((k, v));
+        }
+    }
+    out
 }
 
 impl Yaml {
@@ -438,6 +479,18 @@ mod tests {
         assert_eq!(parsed.duplicates[0].pos, Pos { line: 4, col: 1 });
         assert_eq!(parsed.duplicates[0].first, Pos { line: 1, col: 1 });
         assert_eq!(map[0].1.to_json(), serde_json::json!(1));
+    }
+
+    #[test]
+    fn merge_keys_fill_in_without_overriding() {
+        let src = "base: &b { kind: task, next: x, plugin: a@1 }\nn:\n  <<: *b\n  next: y\n";
+        let root = parse(src).unwrap().root.unwrap();
+        let n = &root.as_map().unwrap()[1].1;
+        let json = n.to_json();
+        assert_eq!(
+            json,
+            serde_json::json!({"next": "y", "kind": "task", "plugin": "a@1"})
+        );
     }
 
     #[test]

@@ -163,3 +163,33 @@ fn published_json_schema_is_in_sync() {
         path.display()
     );
 }
+
+/// Every diagnostic code is documented in docs/FLOW-FORMAT.md and shown by a fixture
+/// (the registry codes by `flow_plugins`).
+#[test]
+fn every_code_is_documented_and_has_a_fixture() {
+    let docs_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/FLOW-FORMAT.md");
+    let docs = std::fs::read_to_string(&docs_path)
+        .unwrap_or_else(|e| panic!("{}: {e}", docs_path.display()));
+    let mut shown = std::collections::BTreeSet::new();
+    for dir in ["invalid", "valid"] {
+        for path in fixtures(dir) {
+            let src = std::fs::read_to_string(&path).expect("read fixture");
+            shown.extend(expected(&src).into_iter().map(|(code, _, _)| code));
+        }
+    }
+    for (code, _) in engine::flow::codes::ALL {
+        assert!(
+            docs.contains(&format!("| {code} |")),
+            "{code} is not in docs/FLOW-FORMAT.md"
+        );
+        let by_registry = [
+            engine::flow::codes::UNKNOWN_PLUGIN,
+            engine::flow::codes::CONFIG_MISMATCH,
+        ];
+        assert!(
+            shown.contains(*code) || by_registry.contains(code),
+            "no fixture shows {code}"
+        );
+    }
+}

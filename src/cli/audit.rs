@@ -44,10 +44,18 @@ async fn verify(args: FsckArgs) -> Result<ExitCode> {
             "{} case(s), {} event(s) verified: {}",
             report.cases,
             report.events,
-            if report.is_ok() { "all chains intact".to_string() } else { format!("{} broken", report.broken.len()) }
+            if report.is_ok() {
+                "all chains intact".to_string()
+            } else {
+                format!("{} broken", report.broken.len())
+            }
         );
     }
-    Ok(if report.is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if report.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 pub(crate) async fn fsck(args: FsckArgs) -> Result<ExitCode> {
@@ -57,13 +65,24 @@ pub(crate) async fn fsck(args: FsckArgs) -> Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&violations)?);
     } else {
         for v in &violations {
-            let case = v.case_id.map(|c| c.to_string()).unwrap_or_else(|| "-".into());
+            let case = v
+                .case_id
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "-".into());
             println!("{}: case {case}: {}", v.rule, v.detail);
         }
         println!(
             "fsck: {}",
-            if violations.is_empty() { "ok".to_string() } else { format!("{} violation(s)", violations.len()) }
+            if violations.is_empty() {
+                "ok".to_string()
+            } else {
+                format!("{} violation(s)", violations.len())
+            }
         );
     }
-    Ok(if violations.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if violations.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

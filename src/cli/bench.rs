@@ -71,7 +71,12 @@ pub(crate) async fn run(args: BenchArgs) -> Result<ExitCode> {
             .iter()
             .map(PathBuf::from)
             .find(|p| p.is_file())
-            .with_context(|| format!("no sample input found ({}); pass --input", DEFAULT_INPUTS.join(", ")))?,
+            .with_context(|| {
+                format!(
+                    "no sample input found ({}); pass --input",
+                    DEFAULT_INPUTS.join(", ")
+                )
+            })?,
     };
     let inputs = match read_json(&input_path)? {
         serde_json::Value::Array(items) if !items.is_empty() => items,
@@ -87,7 +92,9 @@ pub(crate) async fn run(args: BenchArgs) -> Result<ExitCode> {
             (path.display().to_string(), Some(TempDb(path)))
         }
     };
-    let store = SqliteStore::open(&url).await.with_context(|| format!("opening {url}"))?;
+    let store = SqliteStore::open(&url)
+        .await
+        .with_context(|| format!("opening {url}"))?;
     let config = Config {
         max_in_flight: args.window.max(1) * 4,
         owner: format!("bench-{}", std::process::id()),
@@ -99,7 +106,9 @@ pub(crate) async fn run(args: BenchArgs) -> Result<ExitCode> {
     let version = deployment.version.id;
 
     // Warm-up: one case end to end, so plugin compilation is not in the figures.
-    let warm = rt.start_case(version, inputs[0].clone(), "bench", None, true).await?;
+    let warm = rt
+        .start_case(version, inputs[0].clone(), "bench", None, true)
+        .await?;
     while let Some(s) = settled.recv().await {
         if s.case_id == warm.case_id {
             break;
@@ -179,7 +188,11 @@ pub(crate) async fn run(args: BenchArgs) -> Result<ExitCode> {
     );
     println!("  elapsed        {secs:.2} s");
     println!("  cases/s        {:.0}", args.cases as f64 / secs);
-    println!("  transitions/s  {:.0}  ({transitions} transitions, {} plugin steps)", transitions as f64 / secs, stats.steps - base_stats.steps);
+    println!(
+        "  transitions/s  {:.0}  ({transitions} transitions, {} plugin steps)",
+        transitions as f64 / secs,
+        stats.steps - base_stats.steps
+    );
     println!(
         "  case latency   p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         percentile(&latencies, 0.50).as_secs_f64() * 1e3,
@@ -194,10 +207,17 @@ pub(crate) async fn run(args: BenchArgs) -> Result<ExitCode> {
     println!("  events         {events} stored");
     println!(
         "  outcomes       {}",
-        outcomes.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", ")
+        outcomes
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     if stats.errors > 0 || stats.conflicts > 0 {
-        println!("  anomalies      {} errors, {} conflicts", stats.errors, stats.conflicts);
+        println!(
+            "  anomalies      {} errors, {} conflicts",
+            stats.errors, stats.conflicts
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -28,18 +28,27 @@ pub(crate) async fn run(args: CasesArgs) -> Result<ExitCode> {
         None => None,
         Some(s) => match CaseStatus::parse(s) {
             Some(s) => Some(s),
-            None => bail!("unknown status `{s}` (running, waiting, incident, completed, cancelled)"),
+            None => {
+                bail!("unknown status `{s}` (running, waiting, incident, completed, cancelled)")
+            }
         },
     };
     let store = args.db.open().await?;
     let cases = store
-        .list_cases(&CaseFilter { status, flow_id: args.flow, limit: args.limit })
+        .list_cases(&CaseFilter {
+            status,
+            flow_id: args.flow,
+            limit: args.limit,
+        })
         .await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&cases)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{:<36}  {:<24}  {:<9}  {:<12}  {:>6}  updated", "case", "flow", "status", "outcome", "events");
+    println!(
+        "{:<36}  {:<24}  {:<9}  {:<12}  {:>6}  updated",
+        "case", "flow", "status", "outcome", "events"
+    );
     for c in &cases {
         println!(
             "{:<36}  {:<24}  {:<9}  {:<12}  {:>6}  {}",

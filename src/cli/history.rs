@@ -20,7 +20,8 @@ pub(crate) struct HistoryArgs {
 }
 
 pub(crate) async fn run(args: HistoryArgs) -> Result<ExitCode> {
-    let id = uuid::Uuid::parse_str(args.case.trim()).with_context(|| format!("`{}` is not a case id", args.case))?;
+    let id = uuid::Uuid::parse_str(args.case.trim())
+        .with_context(|| format!("`{}` is not a case id", args.case))?;
     let store = args.db.open().await?;
     let case = store.load_case(id).await?;
     let events = store.events(id, 0).await?;
@@ -105,7 +106,11 @@ pub(crate) fn line(e: &StoredEvent) -> String {
             if let Some(s) = output.get("score").and_then(Value::as_f64) {
                 let _ = write!(extra, " score={s}");
             }
-            if let Some(reasons) = output.get("reasons").and_then(Value::as_array).filter(|r| !r.is_empty()) {
+            if let Some(reasons) = output
+                .get("reasons")
+                .and_then(Value::as_array)
+                .filter(|r| !r.is_empty())
+            {
                 let codes: Vec<&str> = reasons.iter().map(|r| str_of(r, "code")).collect();
                 let _ = write!(extra, " reasons={}", codes.join(","));
             }
@@ -118,7 +123,9 @@ pub(crate) fn line(e: &StoredEvent) -> String {
                 p["duration_us"].as_u64().unwrap_or(0) as f64 / 1000.0,
                 short(str_of(&p, "input_digest")),
                 "",
-                p.get("result_var").and_then(Value::as_str).unwrap_or("(no result variable)"),
+                p.get("result_var")
+                    .and_then(Value::as_str)
+                    .unwrap_or("(no result variable)"),
                 compact(&output["result"], 200)
             )
         }
@@ -144,21 +151,39 @@ pub(crate) fn line(e: &StoredEvent) -> String {
         "route_taken" => {
             let values = p["values"]
                 .as_object()
-                .map(|m| m.iter().map(|(k, v)| format!("{k}={}", compact(v, 60))).collect::<Vec<_>>().join(", "))
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| format!("{k}={}", compact(v, 60)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
                 .unwrap_or_default();
-            let which = match (p["route_index"].as_u64(), p.get("expression").and_then(Value::as_str)) {
+            let which = match (
+                p["route_index"].as_u64(),
+                p.get("expression").and_then(Value::as_str),
+            ) {
                 (Some(i), Some(expr)) => format!("route {} `{expr}`", i + 1),
                 (_, _) => "otherwise".to_string(),
             };
-            write!(out, "{node}: {which} read {{{values}}} → {}", str_of(&p, "to"))
+            write!(
+                out,
+                "{node}: {which} read {{{values}}} → {}",
+                str_of(&p, "to")
+            )
         }
         "task_opened" => write!(
             out,
             "{} for role {}{}{}",
             str_of(&p, "task"),
             str_of(&p, "role"),
-            p["authority"].as_f64().map(|a| format!(", authority ≥ {a}")).unwrap_or_default(),
-            p.get("due").and_then(Value::as_str).map(|d| format!(", due {d}")).unwrap_or_default()
+            p["authority"]
+                .as_f64()
+                .map(|a| format!(", authority ≥ {a}"))
+                .unwrap_or_default(),
+            p.get("due")
+                .and_then(Value::as_str)
+                .map(|d| format!(", due {d}"))
+                .unwrap_or_default()
         ),
         "task_acted" => write!(
             out,
@@ -167,16 +192,32 @@ pub(crate) fn line(e: &StoredEvent) -> String {
             str_of(&p["actor"], "user"),
             compact(&p["actor"]["roles"], 80),
             str_of(&p, "action"),
-            p.get("comment").and_then(Value::as_str).map(|c| format!(" — \"{c}\"")).unwrap_or_default()
+            p.get("comment")
+                .and_then(Value::as_str)
+                .map(|c| format!(" — \"{c}\""))
+                .unwrap_or_default()
         ),
-        "task_escalated" => write!(out, "{} → role {}", str_of(&p, "task"), str_of(&p, "to_role")),
+        "task_escalated" => write!(
+            out,
+            "{} → role {}",
+            str_of(&p, "task"),
+            str_of(&p, "to_role")
+        ),
         "task_closed" => write!(
             out,
             "{}{}",
             str_of(&p, "task"),
-            p.get("action").and_then(Value::as_str).map(|a| format!(" ({a})")).unwrap_or_default()
+            p.get("action")
+                .and_then(Value::as_str)
+                .map(|a| format!(" ({a})"))
+                .unwrap_or_default()
         ),
-        "timer_armed" => write!(out, "{} at {node}, due {}", str_of(&p, "timer"), str_of(&p, "due")),
+        "timer_armed" => write!(
+            out,
+            "{} at {node}, due {}",
+            str_of(&p, "timer"),
+            str_of(&p, "due")
+        ),
         "timer_fired" => write!(out, "{}", str_of(&p, "timer")),
         "branch_forked" => write!(out, "{node}: {}", compact(&p["branches"], 160)),
         "branch_joined" => write!(out, "{node}: {} branch(es) still running", p["remaining"]),

@@ -37,7 +37,12 @@ pub(crate) fn plugins() -> Result<Arc<dyn engine::plugin::Plugins>> {
 }
 
 pub(crate) fn runtime(store: SqliteStore, config: Config) -> Result<Runtime<SqliteStore>> {
-    Ok(Runtime::new(store, plugins()?, Arc::new(SystemClock), config))
+    Ok(Runtime::new(
+        store,
+        plugins()?,
+        Arc::new(SystemClock),
+        config,
+    ))
 }
 
 /// A flow argument: a YAML path, or the name of a bundled flow in `workflows/`.
@@ -55,12 +60,14 @@ pub(crate) fn flow_path(flow: &str) -> Result<PathBuf> {
 
 pub(crate) fn read_flow(flow: &str) -> Result<(String, String)> {
     let path = flow_path(flow)?;
-    let yaml = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let yaml =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     Ok((path.display().to_string(), yaml))
 }
 
 pub(crate) fn read_json(path: &Path) -> Result<serde_json::Value> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("{}: not valid JSON", path.display()))
 }
 
@@ -122,12 +129,19 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode> {
             summary.id,
             summary.flow_id,
             summary.flow_version,
-            if deployment.created { " (newly deployed)" } else { "" }
+            if deployment.created {
+                " (newly deployed)"
+            } else {
+                ""
+            }
         );
         println!("status: {}", summary.status);
         println!("outcome: {}", summary.outcome.as_deref().unwrap_or("-"));
         if summary.status == engine::store::CaseStatus::Running {
-            println!("(work is due later: `docket worker --db {}` runs it)", args.db.db);
+            println!(
+                "(work is due later: `docket worker --db {}` runs it)",
+                args.db.db
+            );
         }
         println!();
         crate::cli::history::print(&events);

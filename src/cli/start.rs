@@ -46,7 +46,11 @@ pub(crate) async fn run(args: StartArgs) -> Result<ExitCode> {
     let slots = Arc::new(Semaphore::new(CONCURRENT_STARTS));
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..args.count {
-        let permit = slots.clone().acquire_owned().await.context("start slots closed")?;
+        let permit = slots
+            .clone()
+            .acquire_owned()
+            .await
+            .context("start slots closed")?;
         let rt = rt.clone();
         let input = inputs[i % inputs.len()].clone();
         let initiator = args.initiator.clone();

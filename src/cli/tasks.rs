@@ -76,9 +76,16 @@ fn actor(directory: &Path, user: &str) -> Result<Actor> {
     let dir: Directory = serde_saphyr::from_str(&text)
         .map_err(|e| anyhow::anyhow!("{}: {e}", directory.display()))?;
     let Some(a) = dir.approvers.get(user) else {
-        bail!("`{user}` is not in the approver directory {}", directory.display());
+        bail!(
+            "`{user}` is not in the approver directory {}",
+            directory.display()
+        );
     };
-    Ok(Actor { user: user.to_string(), roles: a.roles.clone(), authority_limit: a.authority_limit })
+    Ok(Actor {
+        user: user.to_string(),
+        roles: a.roles.clone(),
+        authority_limit: a.authority_limit,
+    })
 }
 
 pub(crate) async fn list(args: TasksArgs) -> Result<ExitCode> {
@@ -95,9 +102,16 @@ pub(crate) async fn list(args: TasksArgs) -> Result<ExitCode> {
             t.flow_id,
             t.node,
             t.role,
-            t.escalated_to.as_deref().map(|r| format!(" (escalated to {r})")).unwrap_or_default(),
-            t.authority.map(|a| format!(", authority ≥ {a}")).unwrap_or_default(),
-            t.due.map(|d| format!(", due {}", d.format("%Y-%m-%d %H:%M"))).unwrap_or_default(),
+            t.escalated_to
+                .as_deref()
+                .map(|r| format!(" (escalated to {r})"))
+                .unwrap_or_default(),
+            t.authority
+                .map(|a| format!(", authority ≥ {a}"))
+                .unwrap_or_default(),
+            t.due
+                .map(|d| format!(", due {}", d.format("%Y-%m-%d %H:%M")))
+                .unwrap_or_default(),
         );
     }
     println!("{} open task(s)", tasks.len());
@@ -109,7 +123,10 @@ pub(crate) async fn run(cmd: TaskCommand) -> Result<ExitCode> {
     let actor = actor(&args.directory, &args.user)?;
     let store = args.db.open().await?;
     let rt = runtime(store.clone(), Config::default())?;
-    match rt.act(&args.task, &args.action, actor, args.comment, true).await {
+    match rt
+        .act(&args.task, &args.action, actor, args.comment, true)
+        .await
+    {
         Ok(outcome) => {
             rt.wait_idle().await;
             let case = store.load_case(outcome.case_id).await?;

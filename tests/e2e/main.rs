@@ -1,3 +1,5 @@
 //! End-to-end tests of the `docket` binary. One test binary; one module per area.
 
+mod core_cli;
+mod crash;
 mod flow_cli;

@@ -1,0 +1,343 @@
+//! The core CLI end to end: `run`, `start` + `worker`, `cases`, `history`, `tasks`,
+//! `task complete` (four-eyes and authority rejections), `audit verify` catching edited
+//! and deleted history rows, and `fsck` catching a broken invariant.
+
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub(crate) fn docket() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_docket"));
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
+    cmd.env_remove("DOCKET_DB");
+    cmd
+}
+
+pub(crate) fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+pub(crate) fn run_ok(args: &[&str]) -> Output {
+    let out = docket()
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("spawning docket: {e}"));
+    assert!(
+        out.status.success(),
+        "docket {args:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn write_json(dir: &Path, name: &str, value: &Value) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, value.to_string()).unwrap_or_else(|e| panic!("writing {name}: {e}"));
+    path.display().to_string()
+}
+
+fn input(n: u64, amount: u64, tier: &str) -> Value {
+    json!({
+        "n": n,
+        "amount": amount,
+        "tier": tier,
+        "applicant": {"type": "individual", "name": "张伟"},
+        "documents": []
+    })
+}
+
+/// Runs raw SQL against a test database (the "attacker" editing rows by hand).
+pub(crate) fn sql(db: &str, statement: &str) -> u64 {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    runtime.block_on(async {
+        use sqlx::ConnectOptions;
+        let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(db)
+            .connect()
+            .await
+            .unwrap_or_else(|e| panic!("opening {db}: {e}"));
+        sqlx::query(sqlx::AssertSqlSafe(statement.to_string()))
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{statement}: {e}"))
+            .rows_affected()
+    })
+}
+
+#[test]
+fn run_drives_a_case_to_its_end_and_explains_it() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let db = dir.path().join("run.db").display().to_string();
+    let flow = fixture("crash-flow.yaml").display().to_string();
+    let fast = write_json(dir.path(), "fast.json", &input(1, 120_000, "fast"));
+
+    let text = stdout(&run_ok(&["run", &flow, "--input", &fast, "--db", &db]));
+    assert!(text.contains("status: completed"), "{text}");
+    assert!(text.contains("outcome: approved"), "{text}");
+    assert!(text.contains("(newly deployed)"), "{text}");
+    // The route with its expression and the value it read; the plugin build and digests.
+    assert!(
+        text.contains("route 2 `tier == 'fast'` read {tier=\"fast\"} → approved"),
+        "{text}"
+    );
+    assert!(text.contains("intake: ocr-check@1."), "{text}");
+    assert!(text.contains("input sha256 "), "{text}");
+
+    // Same flow again: no new version; JSON output.
+    let out = run_ok(&["run", &flow, "--input", &fast, "--db", &db, "--json"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(v["status"], "completed");
+    assert_eq!(v["outcome"], "approved");
+    assert_eq!(v["flow_version"], 1);
+    let kinds: Vec<&str> = v["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["type"].as_str())
+        .collect();
+    assert_eq!(kinds.first(), Some(&"case_started"));
+    assert_eq!(kinds.last(), Some(&"case_completed"));
+    assert_eq!(kinds.iter().filter(|k| **k == "step_completed").count(), 3);
+
+    // An edited flow is a new version; the history command shows the same events.
+    let edited = dir.path().join("edited.yaml");
+    let yaml = std::fs::read_to_string(&flow)
+        .unwrap_or_default()
+        .replace("after: 1s", "after: 2s");
+    std::fs::write(&edited, yaml).unwrap_or_else(|e| panic!("{e}"));
+    let out = run_ok(&[
+        "run",
+        &edited.display().to_string(),
+        "--input",
+        &fast,
+        "--db",
+        &db,
+        "--json",
+    ]);
+    let v2: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(v2["flow_version"], 2);
+    let case = v["case_id"].as_str().unwrap_or_default();
+    let history = stdout(&run_ok(&["history", case, "--db", &db]));
+    assert!(
+        history.contains("case_completed   outcome: approved"),
+        "{history}"
+    );
+    let listed = stdout(&run_ok(&["cases", "--db", &db, "--status", "completed"]));
+    assert!(listed.contains("3 case(s)"), "{listed}");
+    // A rejected input changes nothing and says why.
+    let bad = write_json(dir.path(), "bad.json", &json!({"n": 1}));
+    let out = docket()
+        .args(["run", &flow, "--input", &bad, "--db", &db])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("input"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn tasks_are_acted_on_with_four_eyes_and_authority() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let db = dir.path().join("tasks.db").display().to_string();
+    let flow = fixture("approval-flow.yaml").display().to_string();
+    let big = write_json(dir.path(), "big.json", &input(7, 120_000, "slow"));
+
+    let text = stdout(&run_ok(&[
+        "run",
+        &flow,
+        "--input",
+        &big,
+        "--db",
+        &db,
+        "--as",
+        "officer.li",
+    ]));
+    assert!(text.contains("status: waiting"), "{text}");
+    let out = run_ok(&["tasks", "--db", &db, "--json"]);
+    let tasks: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(tasks.as_array().map(Vec::len), Some(1), "{tasks}");
+    let task = tasks[0]["task_id"].as_str().unwrap_or_default().to_string();
+    assert_eq!(tasks[0]["role"], "credit_officer");
+    let case = tasks[0]["case_id"].as_str().unwrap_or_default().to_string();
+    let events_before = stdout(&run_ok(&["history", &case, "--db", &db, "--json"]));
+
+    let act = |user: &str, action: &str| {
+        docket()
+            .args([
+                "task", "complete", &task, "--action", action, "--as", user, "--db", &db,
+            ])
+            .args(["--comment", "checked the payslips"])
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    // The initiator may not approve their own case.
+    let out = act("officer.li", "approve");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        err.contains("four-eyes") && err.contains("nothing was changed"),
+        "{err}"
+    );
+    // A limit below the amount.
+    let out = act("officer.chen", "approve");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(err.contains("authority limit"), "{err}");
+    // Not in the directory at all.
+    let out = act("mallory", "approve");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not in the approver directory"));
+    // Rejections left no trace.
+    assert_eq!(
+        stdout(&run_ok(&["history", &case, "--db", &db, "--json"])),
+        events_before
+    );
+
+    let out = act("officer.wang", "approve");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = stdout(&out);
+    assert!(text.contains("is completed (approved)"), "{text}");
+    let history = stdout(&run_ok(&["history", &case, "--db", &db]));
+    assert!(
+        history.contains("by officer.wang") && history.contains("checked the payslips"),
+        "{history}"
+    );
+    assert!(stdout(&run_ok(&["tasks", "--db", &db])).contains("0 open task(s)"));
+    // Acting on a closed task is refused precisely.
+    let out = act("officer.wang", "approve");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("closed"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    run_ok(&["audit", "verify", "--db", &db]);
+    run_ok(&["fsck", "--db", &db]);
+}
+
+#[test]
+fn audit_verify_catches_edited_and_deleted_history_rows() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let db = dir.path().join("audit.db").display().to_string();
+    let flow = fixture("crash-flow.yaml").display().to_string();
+    let inputs = write_json(
+        dir.path(),
+        "in.json",
+        &json!([input(1, 10, "fast"), input(2, 900_000, "slow")]),
+    );
+    run_ok(&[
+        "start", &flow, "--input", &inputs, "--count", "4", "--db", &db,
+    ]);
+    run_ok(&["worker", "--db", &db, "--until-idle"]);
+    let text = stdout(&run_ok(&["audit", "verify", "--db", &db]));
+    assert!(
+        text.contains("4 case(s)") && text.contains("all chains intact"),
+        "{text}"
+    );
+    run_ok(&["fsck", "--db", &db]);
+
+    let out = run_ok(&["cases", "--db", &db, "--json"]);
+    let cases: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let ids: Vec<String> = cases
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["id"].as_str().map(String::from))
+        .collect();
+    assert_eq!(ids.len(), 4);
+
+    // Edit one event's payload (a different plugin result), keep everything else.
+    let edited = sql(
+        &db,
+        &format!(
+            "UPDATE events SET payload = replace(payload, '\"ok\":true', '\"ok\":false') WHERE case_id = '{}' AND seq = 3",
+            ids[0]
+        ),
+    );
+    assert_eq!(edited, 1);
+    let out = docket()
+        .args(["audit", "verify", "--db", &db])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!("BROKEN case {} at event 3", ids[0])),
+        "{text}"
+    );
+    assert!(text.contains("1 broken"), "{text}");
+
+    // Delete one event of another case: named too, at the missing seq.
+    assert_eq!(
+        sql(
+            &db,
+            &format!(
+                "DELETE FROM events WHERE case_id = '{}' AND seq = 5",
+                ids[1]
+            )
+        ),
+        1
+    );
+    let out = docket()
+        .args(["audit", "verify", "--db", &db])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!("BROKEN case {} at event 5", ids[1])),
+        "{text}"
+    );
+    assert!(text.contains("2 broken"), "{text}");
+    // fsck sees the gap.
+    let out = docket()
+        .args(["fsck", "--db", &db])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains(&format!("event-gap: case {}", ids[1])),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn fsck_names_a_running_case_without_a_job() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let db = dir.path().join("fsck.db").display().to_string();
+    let flow = fixture("crash-flow.yaml").display().to_string();
+    let one = write_json(dir.path(), "one.json", &input(1, 10, "fast"));
+    run_ok(&["start", &flow, "--input", &one, "--db", &db]);
+    let text = stdout(&run_ok(&["cases", "--db", &db, "--status", "running"]));
+    assert!(text.contains("1 case(s)"), "{text}");
+    run_ok(&["fsck", "--db", &db]);
+    assert_eq!(sql(&db, "DELETE FROM jobs"), 1);
+    let out = docket()
+        .args(["audit", "fsck", "--db", &db])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("running-without-job"),
+        "{}",
+        stdout(&out)
+    );
+}

@@ -178,8 +178,12 @@ fn line_col_to_offset(src: &str, line: isize, col: isize) -> usize {
 
 /// Character offset of an AST node inside the source, when the parser recorded one.
 pub(crate) fn node_offset(program: &cel::Program, id: u64) -> Option<usize> {
-    let (start, _) = program.source_info().offset_for(id)?;
-    Some(start as usize)
+    // The parser records byte offsets; positions elsewhere count characters.
+    let info = program.source_info();
+    let (start, _) = info.offset_for(id)?;
+    let start = start as usize;
+    let prefix = info.source.get(..start).unwrap_or(&info.source);
+    Some(prefix.chars().count())
 }
 
 #[derive(Default)]
@@ -389,6 +393,19 @@ mod tests {
         assert_eq!(err.offset, 10, "{err}");
         let err = Expr::compile("a &&\n  (b").unwrap_err();
         assert!(err.offset >= 7, "{err}");
+    }
+
+    #[test]
+    fn offsets_count_characters_not_bytes() {
+        let err = Expr::compile("name == 'é' && = 1").unwrap_err();
+        assert_eq!(err.offset, 15, "{err}");
+        let e = Expr::compile("'é' == name").unwrap();
+        // `name` starts at character 7 (byte 8).
+        let root = e.program().expression();
+        let cel::common::ast::Expr::Call(call) = &root.expr else {
+            panic!("a call")
+        };
+        assert_eq!(node_offset(e.program(), call.args[1].id), Some(7));
     }
 
     #[test]

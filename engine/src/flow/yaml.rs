@@ -60,7 +60,15 @@ fn pos_of(span: &Span) -> Pos {
 
 enum Frame {
     Seq(Yaml, Vec<Yaml>, Option<usize>),
-    Map(Yaml, Vec<(Yaml, Yaml)>, Option<Yaml>, Option<usize>),
+    /// node, entries, pending key, anchor, first position of each key (duplicates are
+    /// found by lookup: a flow's `nodes` map can hold thousands of keys).
+    Map(
+        Yaml,
+        Vec<(Yaml, Yaml)>,
+        Option<Yaml>,
+        Option<usize>,
+        HashMap<String, Pos>,
+    ),
 }
 
 /// Parses the first document of `src` into a tree. Only the first document counts; a
@@ -136,6 +144,7 @@ pub(crate) fn parse(src: &str) -> Result<Parsed, SyntaxError> {
                     Vec::new(),
                     None,
                     (anchor > 0).then_some(anchor),
+                    HashMap::new(),
                 ));
                 None
             }
@@ -148,7 +157,7 @@ pub(crate) fn parse(src: &str) -> Result<Parsed, SyntaxError> {
                 _ => None,
             },
             Event::MappingEnd => match stack.pop() {
-                Some(Frame::Map(mut node, entries, _, anchor)) => {
+                Some(Frame::Map(mut node, entries, _, anchor, _)) => {
                     node.range.1 = span.end.index();
                     node.value = YamlValue::Map(merge_keys(entries));
                     Some((node, anchor))
@@ -165,15 +174,11 @@ pub(crate) fn parse(src: &str) -> Result<Parsed, SyntaxError> {
         }
         match stack.last_mut() {
             Some(Frame::Seq(_, items, _)) => items.push(node),
-            Some(Frame::Map(_, entries, pending, _)) => match pending.take() {
+            Some(Frame::Map(_, entries, pending, _, seen)) => match pending.take() {
                 None => *pending = Some(node),
                 Some(key) => {
                     if let Some(k) = key.as_str() {
-                        let first = entries
-                            .iter()
-                            .find(|(ek, _)| ek.as_str() == Some(k))
-                            .map(|(ek, _)| ek.pos);
-                        if let Some(first) = first {
+                        if let Some(&first) = seen.get(k) {
                             duplicates.push(Duplicate {
                                 key: k.to_string(),
                                 pos: key.pos,
@@ -182,6 +187,7 @@ pub(crate) fn parse(src: &str) -> Result<Parsed, SyntaxError> {
                             // The first one stays; the duplicate is reported, never merged.
                             continue;
                         }
+                        seen.insert(k.to_string(), key.pos);
                     }
                     entries.push((key, node));
                 }

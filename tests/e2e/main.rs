@@ -3,3 +3,4 @@
 mod core_cli;
 mod crash;
 mod flow_cli;
+mod workflows;

@@ -11,6 +11,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::sync::Arc;
 
+/// Longest expression accepted: conditions are one-liners, and the parser's cost grows
+/// with length.
+pub const MAX_EXPR_CHARS: usize = 4096;
+
 /// A compiled CEL expression. Cheap to clone (the program is shared).
 #[derive(Clone)]
 pub struct Expr {
@@ -67,6 +71,13 @@ thread_local! {
 impl Expr {
     /// Parses `src`. Syntax errors carry the character offset inside `src`.
     pub fn compile(src: &str) -> Result<Expr, ExprError> {
+        if src.chars().count() > MAX_EXPR_CHARS {
+            return Err(ExprError {
+                message: format!("expression longer than {MAX_EXPR_CHARS} characters"),
+                offset: MAX_EXPR_CHARS,
+                source_text: src.into(),
+            });
+        }
         if src.trim().is_empty() {
             return Err(ExprError {
                 message: "empty expression".into(),

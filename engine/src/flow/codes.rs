@@ -9,6 +9,7 @@ pub const MISSING_FIELD: &str = "E0005";
 pub const UNKNOWN_KIND: &str = "E0006";
 pub const INVALID_ID: &str = "E0007";
 pub const INVALID_NUMBER: &str = "E0008";
+pub const TOO_LARGE: &str = "E0009";
 
 pub const UNKNOWN_TARGET: &str = "E0101";
 pub const UNREACHABLE: &str = "E0102";
@@ -53,6 +54,7 @@ pub const ALL: &[(&str, &str)] = &[
     (UNKNOWN_KIND, "unknown node kind"),
     (INVALID_ID, "invalid flow id, node id, action or role name"),
     (INVALID_NUMBER, "number out of range (retry attempts)"),
+    (TOO_LARGE, "flow file over its size limit"),
     (UNKNOWN_TARGET, "a target names no node"),
     (UNREACHABLE, "node unreachable from `start`"),
     (NO_PATH_TO_END, "node with no path to an `end`"),

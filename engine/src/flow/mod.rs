@@ -63,7 +63,22 @@ pub fn load(
     }
 }
 
+/// Largest flow file accepted (a 2,000-node flow is about 250 KiB).
+pub const MAX_SOURCE_BYTES: usize = 8 << 20;
+
 fn check_into(sink: &mut Sink, yaml: &str, plugins: Option<&dyn Plugins>) -> Option<Flow> {
+    if yaml.len() > MAX_SOURCE_BYTES {
+        sink.error(
+            Pos { line: 1, col: 1 },
+            codes::TOO_LARGE,
+            format!(
+                "the file has {} bytes; a flow may have at most {MAX_SOURCE_BYTES}",
+                yaml.len()
+            ),
+            Some("split the process into several flows".into()),
+        );
+        return None;
+    }
     let parsed = match yaml::parse(yaml) {
         Ok(p) => p,
         Err(e) => {

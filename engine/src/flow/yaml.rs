@@ -46,6 +46,18 @@ pub(crate) struct SyntaxError {
     pub(crate) message: String,
 }
 
+/// Nodes aliases may add in total: a limit, so a file of nested aliases ("billion
+/// laughs") is refused instead of expanding exponentially.
+pub(crate) const MAX_ALIAS_NODES: usize = 100_000;
+
+fn count(node: &Yaml) -> usize {
+    1 + match &node.value {
+        YamlValue::Scalar { .. } => 0,
+        YamlValue::Seq(items) => items.iter().map(count).sum(),
+        YamlValue::Map(entries) => entries.iter().map(|(k, v)| count(k) + count(v)).sum(),
+    }
+}
+
 pub(crate) struct Parsed {
     pub(crate) root: Option<Yaml>,
     pub(crate) duplicates: Vec<Duplicate>,
@@ -75,7 +87,8 @@ enum Frame {
 /// second one is a syntax error (a flow file holds one flow).
 pub(crate) fn parse(src: &str) -> Result<Parsed, SyntaxError> {
     let mut stack: Vec<Frame> = Vec::new();
-    let mut anchors: HashMap<usize, Yaml> = HashMap::new();
+    let mut anchors: HashMap<usize, (Yaml, usize)> = HashMap::new();
+    let mut expanded = 0usize;
     let mut duplicates = Vec::new();
     let mut root: Option<Yaml> = None;
     let mut documents = 0;
@@ -110,10 +123,17 @@ pub(crate) fn parse(src: &str) -> Result<Parsed, SyntaxError> {
                 (anchor > 0).then_some(anchor),
             )),
             Event::Alias(id) => {
-                let target = anchors.get(&id).cloned().ok_or_else(|| SyntaxError {
+                let (target, size) = anchors.get(&id).cloned().ok_or_else(|| SyntaxError {
                     pos: pos_of(&span),
                     message: "alias to an unknown anchor".into(),
                 })?;
+                expanded += size;
+                if expanded > MAX_ALIAS_NODES {
+                    return Err(SyntaxError {
+                        pos: pos_of(&span),
+                        message: format!("aliases expand to more than {MAX_ALIAS_NODES} nodes"),
+                    });
+                }
                 // The alias stands where it is written, for positions.
                 Some((
                     Yaml {
@@ -170,7 +190,7 @@ pub(crate) fn parse(src: &str) -> Result<Parsed, SyntaxError> {
             continue;
         };
         if let Some(a) = anchor {
-            anchors.insert(a, node.clone());
+            anchors.insert(a, (node.clone(), count(&node)));
         }
         match stack.last_mut() {
             Some(Frame::Seq(_, items, _)) => items.push(node),
@@ -497,6 +517,17 @@ mod tests {
             json,
             serde_json::json!({"next": "y", "kind": "task", "plugin": "a@1"})
         );
+    }
+
+    #[test]
+    fn nested_aliases_cannot_explode() {
+        let mut src = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..12 {
+            let p = i - 1;
+            src.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"));
+        }
+        let err = parse(&src).err().expect("refused");
+        assert!(err.message.contains("aliases expand"), "{err:?}");
     }
 
     #[test]

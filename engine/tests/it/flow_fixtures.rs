@@ -183,13 +183,25 @@ fn every_code_is_documented_and_has_a_fixture() {
             docs.contains(&format!("| {code} |")),
             "{code} is not in docs/FLOW-FORMAT.md"
         );
+        // Shown by `flow_plugins` (a registry) and `a_too_large_file_is_refused` below.
         let by_registry = [
             engine::flow::codes::UNKNOWN_PLUGIN,
             engine::flow::codes::CONFIG_MISMATCH,
+            engine::flow::codes::TOO_LARGE,
         ];
         assert!(
             shown.contains(*code) || by_registry.contains(code),
             "no fixture shows {code}"
         );
     }
+}
+
+#[test]
+fn a_too_large_file_is_refused() {
+    let mut src = String::from("flow: big\n");
+    while src.len() <= engine::flow::MAX_SOURCE_BYTES {
+        src.push_str("# padding padding padding padding padding padding padding padding\n");
+    }
+    let diags = engine::flow::load("big.yaml", &src, None).unwrap_err();
+    assert_eq!(actual(&diags), [("E0009".to_string(), 1, 1)]);
 }

@@ -95,12 +95,13 @@ pub fn mermaid(flow: &Flow) -> String {
         .map(|(i, n)| (n.id.as_str(), i))
         .collect();
     let mut out = String::new();
-    let title = flow.title().unwrap_or(flow.id());
-    let _ = writeln!(
-        out,
-        "---\ntitle: {}\n---\nflowchart TD",
-        mermaid_text(title)
-    );
+    // Front matter is YAML: a single-quoted scalar takes any title ('' escapes ').
+    let title = flow
+        .title()
+        .unwrap_or(flow.id())
+        .replace('\'', "''")
+        .replace('\n', " ");
+    let _ = writeln!(out, "---\ntitle: '{title}'\n---\nflowchart TD");
     let _ = writeln!(out, "  start((start))");
     for (i, n) in flow.nodes().enumerate() {
         let label = format!(
@@ -230,6 +231,10 @@ nodes:
     fn mermaid_labels_edges_with_conditions_and_actions() {
         let (flow, _) = crate::flow::load("pic.yaml", FLOW, None).unwrap();
         let m = mermaid(&flow);
+        assert!(
+            m.starts_with("---\ntitle: 'Picture \"test\"'\n---\nflowchart TD\n"),
+            "{m}"
+        );
         assert!(m.contains("start --> n0"), "{m}");
         assert!(
             m.contains("n0 -->|\"amount #lt; 10 #amp;#amp; name == #quot;a#124;b#quot;\"| n3"),

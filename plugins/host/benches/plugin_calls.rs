@@ -1,1 +1,233 @@
-fn main() {}
+//! Plugin host figures: per-call overhead with a fresh instance (p50, p99), calls/s
+//! on 2 threads, and cold (compile) vs warm (cached artifact) load time per plugin,
+//! each with the pooling allocator and with on-demand allocation.
+//!
+//! `cargo bench -p plugin-host --bench plugin_calls` prints the figures first, then
+//! runs the criterion benchmarks; `PLUGIN_BENCH=figures` or `PLUGIN_BENCH=criterion`
+//! runs only one of the two.
+
+use criterion::Criterion;
+use engine::plugin::{CallLimits, StepInput};
+use plugin_host::{Host, HostConfig, LoadSource, LoadedPlugin, Registry};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+fn host(pooling: bool, cache_dir: Option<std::path::PathBuf>) -> Host {
+    Host::new(HostConfig {
+        pooling,
+        cache_dir,
+        ..HostConfig::default()
+    })
+    .expect("host")
+}
+
+fn bench_cache() -> std::path::PathBuf {
+    std::env::temp_dir().join("docket-plugin-bench-cache")
+}
+
+fn input(config: serde_json::Value) -> StepInput {
+    StepInput {
+        case_id: "bench-case".into(),
+        node_id: "bench-node".into(),
+        config,
+        vars: json!({ "amount": 120000, "applicant": { "name": "Li", "age": 41 } }),
+        business_date: "2024-06-30".into(),
+    }
+}
+
+/// The smallest call there is: the raw plugin returns `{}` without parsing anything.
+fn minimal_input() -> StepInput {
+    input(json!("fine"))
+}
+
+/// A standard-library plugin through the SDK: parses JSON, logs a line, builds a result.
+fn echo_input() -> StepInput {
+    input(json!({ "mode": "echo" }))
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index]
+}
+
+fn us(d: Duration) -> String {
+    format!("{:.1} µs", d.as_secs_f64() * 1e6)
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+fn per_call(
+    plugin: &LoadedPlugin,
+    input: &StepInput,
+    calls: usize,
+) -> (Duration, Duration, Duration) {
+    let limits = CallLimits::default();
+    for _ in 0..200 {
+        assert!(plugin.call(input, &limits).report.output.is_ok());
+    }
+    let mut samples = Vec::with_capacity(calls);
+    for _ in 0..calls {
+        let started = Instant::now();
+        let call = plugin.call(input, &limits);
+        samples.push(started.elapsed());
+        assert!(call.report.output.is_ok());
+    }
+    samples.sort();
+    let mean = samples.iter().sum::<Duration>() / calls as u32;
+    (percentile(&samples, 0.5), percentile(&samples, 0.99), mean)
+}
+
+fn calls_per_second(plugin: &LoadedPlugin, input: &StepInput, threads: usize) -> f64 {
+    let limits = CallLimits::default();
+    let run_for = Duration::from_secs(2);
+    let started = Instant::now();
+    let total: usize = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = 0;
+                    while started.elapsed() < run_for {
+                        for _ in 0..100 {
+                            assert!(plugin.call(input, &limits).report.output.is_ok());
+                        }
+                        done += 100;
+                    }
+                    done
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().expect("worker")).sum()
+    });
+    total as f64 / started.elapsed().as_secs_f64()
+}
+
+fn figures() {
+    println!(
+        "== plugin host figures ({} CPUs) ==",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    let misbehave = std::fs::read(plugin_host::test_components::MISBEHAVE).expect("misbehave");
+    let raw = std::fs::read(plugin_host::test_components::RAW).expect("raw");
+    for pooling in [true, false] {
+        let strategy = if pooling { "pooling" } else { "on-demand" };
+        let host = host(pooling, Some(bench_cache()));
+        let raw = host
+            .load(&raw, LoadSource::Bytes("raw".into()))
+            .expect("raw loads");
+        let echo = host
+            .load(&misbehave, LoadSource::Bytes("misbehave".into()))
+            .expect("loads");
+        for (name, plugin, input) in [
+            ("minimal (raw)", &raw, minimal_input()),
+            ("echo (SDK, JSON)", &echo, echo_input()),
+        ] {
+            let (p50, p99, mean) = per_call(plugin, &input, 20_000);
+            let one = calls_per_second(plugin, &input, 1);
+            let two = calls_per_second(plugin, &input, 2);
+            println!(
+                "{strategy:9} {name:17} fresh instance per call: p50 {}  p99 {}  mean {}  | {:.0} calls/s on 1 thread, {:.0} calls/s on 2 threads",
+                us(p50),
+                us(p99),
+                us(mean),
+                one,
+                two
+            );
+        }
+    }
+
+    // Load time per plugin: cold = compile (empty cache directory, new host); warm =
+    // precompiled artifact from the cache directory (new host, as after a restart).
+    let registry = Registry::bundled().expect("bundled");
+    let mut components: Vec<(String, Vec<u8>)> = vec![
+        ("hostile-misbehave".into(), misbehave.clone()),
+        ("hostile-raw".into(), raw.clone()),
+    ];
+    for plugin in registry.plugins() {
+        let bytes = bundled_bytes(plugin);
+        components.push((plugin.id(), bytes));
+    }
+    for pooling in [true, false] {
+        let strategy = if pooling { "pooling" } else { "on-demand" };
+        for (name, bytes) in &components {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let cold_started = Instant::now();
+            let cold = host(pooling, Some(dir.path().to_path_buf()))
+                .load(bytes, LoadSource::Bytes(name.clone()))
+                .expect("cold load");
+            let cold_time = cold_started.elapsed();
+            assert_eq!(cold.code_source(), "compiled");
+            let mut warm_times = Vec::new();
+            for _ in 0..5 {
+                let warm_host = host(pooling, Some(dir.path().to_path_buf()));
+                let started = Instant::now();
+                let warm = warm_host
+                    .load(bytes, LoadSource::Bytes(name.clone()))
+                    .expect("warm");
+                warm_times.push(started.elapsed());
+                assert_eq!(warm.code_source(), "cached");
+            }
+            warm_times.sort();
+            println!(
+                "{strategy:9} load {name:26} {:>7} KiB  cold (compile) {:>9}  warm (cached) {:>8}",
+                bytes.len() >> 10,
+                ms(cold_time),
+                ms(warm_times[2])
+            );
+        }
+    }
+}
+
+/// The bundled plugin's component bytes, from the build output beside the test
+/// components (the registry keeps no bytes).
+fn bundled_bytes(plugin: &LoadedPlugin) -> Vec<u8> {
+    let LoadSource::Bundled(krate) = plugin.source() else {
+        panic!("{} is not bundled", plugin.id())
+    };
+    let dir = std::path::Path::new(plugin_host::test_components::MISBEHAVE)
+        .parent()
+        .expect("components dir");
+    let file = dir.join(format!("{krate}.wasm"));
+    std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+}
+
+fn criterion_benches(c: &mut Criterion) {
+    let raw = std::fs::read(plugin_host::test_components::RAW).expect("raw");
+    let misbehave = std::fs::read(plugin_host::test_components::MISBEHAVE).expect("misbehave");
+    let limits = CallLimits::default();
+    for pooling in [true, false] {
+        let strategy = if pooling { "pooling" } else { "on_demand" };
+        let host = host(pooling, Some(bench_cache()));
+        let raw = host
+            .load(&raw, LoadSource::Bytes("raw".into()))
+            .expect("raw");
+        let echo = host
+            .load(&misbehave, LoadSource::Bytes("misbehave".into()))
+            .expect("echo");
+        let mut group = c.benchmark_group(format!("fresh_instance_call/{strategy}"));
+        let minimal = minimal_input();
+        group.bench_function("minimal", |b| b.iter(|| raw.call(&minimal, &limits)));
+        let echo_in = echo_input();
+        group.bench_function("echo", |b| b.iter(|| echo.call(&echo_in, &limits)));
+        group.finish();
+    }
+}
+
+fn main() {
+    // Criterion parses the command line itself, so the choice goes through the
+    // environment: PLUGIN_BENCH=figures (figures only) or PLUGIN_BENCH=criterion.
+    let only = std::env::var("PLUGIN_BENCH").unwrap_or_default();
+    if only != "criterion" {
+        figures();
+    }
+    if only == "figures" {
+        return;
+    }
+    let mut criterion = Criterion::default()
+        .sample_size(50)
+        .measurement_time(Duration::from_secs(3))
+        .configure_from_args();
+    criterion_benches(&mut criterion);
+    criterion.final_summary();
+}

@@ -213,8 +213,10 @@ impl log::Host for CallState {
 
 /// Runs one call of `plugin` in a fresh instance.
 pub(crate) fn run(plugin: &LoadedPlugin, input: &StepInput, limits: &CallLimits) -> Call {
-    let started = Instant::now();
     let host = plugin.host();
+    // Held until the end of this function, after the store (declared later) is dropped.
+    let _slot = host.acquire_slot();
+    let started = Instant::now();
     let mut store = Store::new(
         host.engine(),
         CallState::new(limits, host.config().max_memory_bytes),

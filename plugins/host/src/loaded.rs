@@ -177,6 +177,7 @@ fn describe(
     pre: &StepPre<CallState>,
     origin: &str,
 ) -> Result<crate::bindings::docket::plugin::types::Info, Error> {
+    let _slot = host.acquire_slot();
     let mut store = Store::new(
         host.engine(),
         CallState::new(&DESCRIBE_LIMITS, host.config().max_memory_bytes),

@@ -4,7 +4,7 @@
 //! Everything here also compiles for the host, so a plugin's logic is unit-tested with
 //! plain `cargo test`; the component glue only matters on `wasm32-wasip2`.
 //!
-//! ```ignore
+//! ```
 //! use plugin_sdk::{Error, Info, Input, Output, Plugin, json};
 //!
 //! pub struct Greeter;

@@ -86,3 +86,38 @@ fn a_log_flood_is_bounded_and_counted() {
     assert!(kept <= 64 << 10, "{kept} bytes kept");
     assert_eq!(call.logs.len() + call.logs_dropped, 100_000);
 }
+
+#[test]
+fn calls_beyond_the_instance_pool_wait_for_a_slot() {
+    use engine::plugin::StepErrorKind;
+    use std::time::{Duration, Instant};
+    let host = Host::new(HostConfig {
+        cache_dir: Some(test_cache_dir()),
+        max_concurrent_calls: 1,
+        ..HostConfig::default()
+    })
+    .unwrap();
+    let plugin = host
+        .load_file(plugin_host::test_components::MISBEHAVE)
+        .unwrap();
+    let limits = CallLimits {
+        timeout: Duration::from_millis(60),
+        ..limits()
+    };
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        let calls: Vec<_> = (0..3)
+            .map(|_| scope.spawn(|| plugin.call(&mode("loop"), &limits)))
+            .collect();
+        for call in calls {
+            let error = call.join().unwrap().report.output.unwrap_err();
+            // Each call ran (and hit its own deadline) rather than failing to get an
+            // instance from the full pool.
+            assert_eq!(error.kind, StepErrorKind::Timeout, "{error}");
+        }
+    });
+    assert!(
+        started.elapsed() >= Duration::from_millis(180),
+        "one slot: calls ran one by one"
+    );
+}

@@ -1,6 +1,6 @@
 //! Plugin host figures: per-call overhead with a fresh instance (p50, p99), calls/s
-//! on 2 threads, and cold (compile) vs warm (cached artifact) load time per plugin,
-//! each with the pooling allocator and with on-demand allocation.
+//! on 2 threads for three allocation strategies, and cold (compile) vs warm (cached
+//! artifact) load time per plugin.
 //!
 //! `cargo bench -p plugin-host --bench plugin_calls` prints the figures first, then
 //! runs the criterion benchmarks; `PLUGIN_BENCH=figures` or `PLUGIN_BENCH=criterion`
@@ -12,13 +12,23 @@ use plugin_host::{Host, HostConfig, LoadSource, LoadedPlugin, Registry};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
-fn host(pooling: bool, cache_dir: Option<std::path::PathBuf>) -> Host {
-    Host::new(HostConfig {
+/// The allocation strategies compared: wasmtime's on-demand allocator, the pooling
+/// allocator handing memory back to the kernel after each call, and the default
+/// (pooling, slots kept resident and reset in place).
+const STRATEGIES: [(&str, bool, usize); 3] = [
+    ("on-demand", false, 0),
+    ("pooling", true, 0),
+    ("pooling+resident", true, 2 << 20),
+];
+
+fn host(pooling: bool, keep_resident_bytes: usize, cache_dir: Option<std::path::PathBuf>) -> Host {
+    let config = HostConfig {
         pooling,
+        keep_resident_bytes,
         cache_dir,
         ..HostConfig::default()
-    })
-    .expect("host")
+    };
+    Host::new(config).expect("host")
 }
 
 fn bench_cache() -> std::path::PathBuf {
@@ -110,9 +120,8 @@ fn figures() {
     );
     let misbehave = std::fs::read(plugin_host::test_components::MISBEHAVE).expect("misbehave");
     let raw = std::fs::read(plugin_host::test_components::RAW).expect("raw");
-    for pooling in [true, false] {
-        let strategy = if pooling { "pooling" } else { "on-demand" };
-        let host = host(pooling, Some(bench_cache()));
+    for (strategy, pooling, keep) in STRATEGIES {
+        let host = host(pooling, keep, Some(bench_cache()));
         let raw = host
             .load(&raw, LoadSource::Bytes("raw".into()))
             .expect("raw loads");
@@ -127,7 +136,7 @@ fn figures() {
             let one = calls_per_second(plugin, &input, 1);
             let two = calls_per_second(plugin, &input, 2);
             println!(
-                "{strategy:9} {name:17} fresh instance per call: p50 {}  p99 {}  mean {}  | {:.0} calls/s on 1 thread, {:.0} calls/s on 2 threads",
+                "{strategy:16} {name:17} fresh instance per call: p50 {}  p99 {}  mean {}  | {:.0} calls/s on 1 thread, {:.0} calls/s on 2 threads",
                 us(p50),
                 us(p99),
                 us(mean),
@@ -148,34 +157,33 @@ fn figures() {
         let bytes = bundled_bytes(plugin);
         components.push((plugin.id(), bytes));
     }
-    for pooling in [true, false] {
-        let strategy = if pooling { "pooling" } else { "on-demand" };
-        for (name, bytes) in &components {
-            let dir = tempfile::tempdir().expect("tempdir");
-            let cold_started = Instant::now();
-            let cold = host(pooling, Some(dir.path().to_path_buf()))
+    // The allocation strategy does not change load times: the default host only.
+    for (name, bytes) in &components {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache = Some(dir.path().to_path_buf());
+        let cold_started = Instant::now();
+        let cold = host(true, 2 << 20, cache.clone())
+            .load(bytes, LoadSource::Bytes(name.clone()))
+            .expect("cold load");
+        let cold_time = cold_started.elapsed();
+        assert_eq!(cold.code_source(), "compiled");
+        let mut warm_times = Vec::new();
+        for _ in 0..5 {
+            let warm_host = host(true, 2 << 20, cache.clone());
+            let started = Instant::now();
+            let warm = warm_host
                 .load(bytes, LoadSource::Bytes(name.clone()))
-                .expect("cold load");
-            let cold_time = cold_started.elapsed();
-            assert_eq!(cold.code_source(), "compiled");
-            let mut warm_times = Vec::new();
-            for _ in 0..5 {
-                let warm_host = host(pooling, Some(dir.path().to_path_buf()));
-                let started = Instant::now();
-                let warm = warm_host
-                    .load(bytes, LoadSource::Bytes(name.clone()))
-                    .expect("warm");
-                warm_times.push(started.elapsed());
-                assert_eq!(warm.code_source(), "cached");
-            }
-            warm_times.sort();
-            println!(
-                "{strategy:9} load {name:26} {:>7} KiB  cold (compile) {:>9}  warm (cached) {:>8}",
-                bytes.len() >> 10,
-                ms(cold_time),
-                ms(warm_times[2])
-            );
+                .expect("warm");
+            warm_times.push(started.elapsed());
+            assert_eq!(warm.code_source(), "cached");
         }
+        warm_times.sort();
+        println!(
+            "load {name:26} {:>5} KiB  cold (compile + link + describe) {:>9}  warm (cached artifact) {:>8}",
+            bytes.len() >> 10,
+            ms(cold_time),
+            ms(warm_times[2])
+        );
     }
 }
 
@@ -196,9 +204,8 @@ fn criterion_benches(c: &mut Criterion) {
     let raw = std::fs::read(plugin_host::test_components::RAW).expect("raw");
     let misbehave = std::fs::read(plugin_host::test_components::MISBEHAVE).expect("misbehave");
     let limits = CallLimits::default();
-    for pooling in [true, false] {
-        let strategy = if pooling { "pooling" } else { "on_demand" };
-        let host = host(pooling, Some(bench_cache()));
+    for (strategy, pooling, keep) in STRATEGIES {
+        let host = host(pooling, keep, Some(bench_cache()));
         let raw = host
             .load(&raw, LoadSource::Bytes("raw".into()))
             .expect("raw");

@@ -98,6 +98,7 @@ pub trait Plugin {
 /// Generated for every target so the conversions below are type-checked by host
 /// builds too; the imports only work inside a component (on the host they trap).
 #[doc(hidden)]
+#[allow(clippy::too_many_arguments)] // generated export glue
 pub mod bindings {
     wit_bindgen::generate!({
         world: "step",

@@ -1,6 +1,7 @@
 //! Test-only plugin whose world imports `docket:hostile/exfiltrate`, which no host
 //! provides: loading it must fail with an error naming that import.
 
+#[allow(clippy::too_many_arguments)] // generated export glue
 mod bindings {
     wit_bindgen::generate!({
         world: "docket:hostile/exfiltrating-step",

@@ -3,4 +3,5 @@
 mod core_cli;
 mod crash;
 mod flow_cli;
+mod plugin_cli;
 mod workflows;

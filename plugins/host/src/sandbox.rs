@@ -102,7 +102,7 @@ pub(crate) enum CodeSource {
 }
 
 impl Host {
-    pub fn new(config: HostConfig) -> Result<Self, Error> {
+    pub fn new(mut config: HostConfig) -> Result<Self, Error> {
         let mut wasm = Config::new();
         wasm.wasm_component_model(true)
             // Wall time: the ticker below advances the epoch; a call's deadline is a
@@ -132,7 +132,19 @@ impl Host {
                 .pagemap_scan(Enabled::Auto);
             wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         }
-        let engine = Engine::new(&wasm).map_err(|e| Error::Engine(format!("{e:#}")))?;
+        let engine = match Engine::new(&wasm) {
+            Ok(engine) => engine,
+            // The pool reserves address space up front (slots × memory reservation);
+            // where that is refused (a tight RLIMIT_AS…) plugins still run, slower.
+            Err(e) if config.pooling => {
+                tracing::warn!(error = %format!("{e:#}"),
+                    "cannot reserve the plugin instance pool; using on-demand allocation");
+                config.pooling = false;
+                wasm.allocation_strategy(InstanceAllocationStrategy::OnDemand);
+                Engine::new(&wasm).map_err(|e| Error::Engine(format!("{e:#}")))?
+            }
+            Err(e) => return Err(Error::Engine(format!("{e:#}"))),
+        };
         spawn_ticker(&engine, config.epoch_tick)?;
         let cache = config
             .cache_dir

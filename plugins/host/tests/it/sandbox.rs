@@ -121,3 +121,19 @@ fn calls_beyond_the_instance_pool_wait_for_a_slot() {
         "one slot: calls ran one by one"
     );
 }
+
+#[test]
+fn a_pool_that_cannot_be_reserved_falls_back_to_on_demand_allocation() {
+    // 100,000 slots of 4 GiB each is more address space than x86-64 user space has.
+    let host = Host::new(HostConfig {
+        cache_dir: Some(test_cache_dir()),
+        max_concurrent_calls: 100_000,
+        ..HostConfig::default()
+    })
+    .expect("the host still starts");
+    assert!(!host.config().pooling);
+    let plugin = host
+        .load_file(plugin_host::test_components::MISBEHAVE)
+        .unwrap();
+    assert!(plugin.call(&mode("echo"), &limits()).report.output.is_ok());
+}

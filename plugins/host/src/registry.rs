@@ -5,6 +5,7 @@ use crate::call::{Call, LogLevel};
 use crate::error::Error;
 use crate::loaded::{LoadSource, LoadedPlugin};
 use crate::sandbox::{Host, HostConfig};
+use crate::version::Version;
 use engine::plugin::{
     CallLimits, CallReport, PluginInfo, PluginRef, Plugins, StepError, StepErrorKind, StepInput,
 };
@@ -114,15 +115,7 @@ impl Registry {
     /// are chosen only when no release of that major exists.
     pub fn resolve(&self, plugin: &PluginRef) -> Option<&Arc<LoadedPlugin>> {
         let builds = self.by_name.get(&plugin.name)?;
-        let of_major = || {
-            builds
-                .iter()
-                .rev()
-                .filter(|p| p.version().major == plugin.major)
-        };
-        of_major()
-            .find(|p| p.version().pre.is_empty())
-            .or_else(|| of_major().next())
+        newest_of_major(builds, |p| p.version(), plugin.major)
     }
 
     /// Like [`Plugins::call`], with the call's log.
@@ -194,5 +187,49 @@ impl Plugins for Registry {
                 "plugin logged more than the per-call budget; the rest was dropped");
         }
         Ok(call.report)
+    }
+}
+
+/// The newest build of `major` in `builds` (sorted oldest to newest): the newest
+/// release, or the newest pre-release when the major has no release yet.
+fn newest_of_major<T>(builds: &[T], version: impl Fn(&T) -> &Version, major: u64) -> Option<&T> {
+    let of_major = || builds.iter().rev().filter(|b| version(b).major == major);
+    of_major()
+        .find(|b| version(b).pre.is_empty())
+        .or_else(|| of_major().next())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pick(versions: &[&str], major: u64) -> Option<String> {
+        let mut builds: Vec<Version> = versions
+            .iter()
+            .map(|v| Version::parse(v).unwrap())
+            .collect();
+        builds.sort();
+        newest_of_major(&builds, |v| v, major).map(Version::to_string)
+    }
+
+    #[test]
+    fn the_newest_release_of_the_major_wins() {
+        let versions = ["1.0.0", "1.4.2", "1.10.0", "2.0.0", "1.11.0-rc.1", "0.9.0"];
+        assert_eq!(pick(&versions, 1).as_deref(), Some("1.10.0"));
+        assert_eq!(pick(&versions, 2).as_deref(), Some("2.0.0"));
+        assert_eq!(pick(&versions, 0).as_deref(), Some("0.9.0"));
+        assert_eq!(pick(&versions, 3), None);
+    }
+
+    #[test]
+    fn a_pre_release_is_chosen_only_without_a_release() {
+        assert_eq!(
+            pick(&["3.0.0-beta.1", "3.0.0-beta.2"], 3).as_deref(),
+            Some("3.0.0-beta.2")
+        );
+        assert_eq!(
+            pick(&["3.0.0-beta.2", "3.0.0"], 3).as_deref(),
+            Some("3.0.0")
+        );
     }
 }

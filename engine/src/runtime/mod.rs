@@ -212,12 +212,23 @@ impl<S: Store> Clone for Runtime<S> {
     }
 }
 
-/// Lowercase hex SHA-256 of the canonical JSON of a plugin's input.
+/// Lowercase hex SHA-256 of the canonical JSON of a plugin's input (keys sorted at every
+/// level), written straight from the input without copying it into a JSON value.
 pub fn input_digest(input: &StepInput) -> String {
-    let value = serde_json::to_value(input).unwrap_or_default();
-    hex::encode(Sha256::digest(
-        store::chain::canonical_json(&value).as_bytes(),
-    ))
+    use store::chain::{write_canonical, write_str};
+    let mut out = Vec::with_capacity(4096);
+    out.extend_from_slice(b"{\"business_date\":");
+    write_str(&input.business_date, &mut out);
+    out.extend_from_slice(b",\"case_id\":");
+    write_str(&input.case_id, &mut out);
+    out.extend_from_slice(b",\"config\":");
+    write_canonical(&input.config, &mut out);
+    out.extend_from_slice(b",\"node_id\":");
+    write_str(&input.node_id, &mut out);
+    out.extend_from_slice(b",\"vars\":");
+    write_canonical(&input.vars, &mut out);
+    out.push(b'}');
+    hex::encode(Sha256::digest(&out))
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -505,8 +516,11 @@ impl<S: Store> Runtime<S> {
         loop {
             let room = cfg.max_in_flight.saturating_sub(self.in_flight());
             let mut found = 0usize;
-            if room > 0 {
-                let now = self.inner.clock.now();
+            let now = self.inner.clock.now();
+            // A read first: claiming is a write (an fsync), not worth it when nothing is due.
+            let due =
+                room > 0 && (first || self.inner.store.next_due().await?.is_some_and(|t| t <= now));
+            if due {
                 let jobs = self
                     .inner
                     .store
@@ -899,5 +913,28 @@ impl<S: Store> Runtime<S> {
         drop(guard);
         self.after_commit(&outcome, now, work);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn input_digest_is_the_hash_of_the_canonical_input() {
+        let input = StepInput {
+            case_id: "c".into(),
+            node_id: "n".into(),
+            config: json!({"b": 1, "a": [true, {"y": null, "x": "é"}]}),
+            vars: json!({"z": 1.5, "amount": 100}),
+            business_date: "2026-03-01".into(),
+        };
+        let value = serde_json::to_value(&input).unwrap_or_default();
+        let canonical = store::chain::canonical_json(&value);
+        assert_eq!(
+            input_digest(&input),
+            hex::encode(Sha256::digest(canonical.as_bytes()))
+        );
     }
 }

@@ -16,44 +16,50 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 /// Serialises JSON with object keys sorted at every level and no insignificant
 /// whitespace, so that equal documents always give equal bytes (and equal hashes).
 pub fn canonical_json(value: &Value) -> String {
-    let mut out = String::with_capacity(256);
+    let mut out = Vec::with_capacity(256);
     write_canonical(value, &mut out);
-    out
+    // Only JSON text (valid UTF-8) was written.
+    String::from_utf8(out).unwrap_or_default()
 }
 
-fn write_canonical(value: &Value, out: &mut String) {
+/// [`canonical_json`] appended to a byte buffer (no intermediate strings).
+pub fn write_canonical(value: &Value, out: &mut Vec<u8>) {
     match value {
         Value::Object(map) => {
             let mut entries: Vec<(&String, &Value)> = map.iter().collect();
             entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            out.push('{');
+            out.push(b'{');
             for (i, (key, value)) in entries.into_iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
-                write_scalar(&Value::String(key.clone()), out);
-                out.push(':');
+                write_str(key, out);
+                out.push(b':');
                 write_canonical(value, out);
             }
-            out.push('}');
+            out.push(b'}');
         }
         Value::Array(items) => {
-            out.push('[');
+            out.push(b'[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 write_canonical(item, out);
             }
-            out.push(']');
+            out.push(b']');
         }
-        scalar => write_scalar(scalar, out),
+        Value::String(s) => write_str(s, out),
+        // Writing scalars into a Vec cannot fail.
+        scalar => {
+            let _ = serde_json::to_writer(&mut *out, scalar);
+        }
     }
 }
 
-fn write_scalar(value: &Value, out: &mut String) {
-    // Serialising a scalar JSON value cannot fail.
-    out.push_str(&serde_json::to_string(value).unwrap_or_default());
+/// A JSON string literal, escaped as serde_json does.
+pub fn write_str(s: &str, out: &mut Vec<u8>) {
+    let _ = serde_json::to_writer(&mut *out, s);
 }
 
 /// The stored form of an event time: RFC 3339, UTC, microseconds, `Z`.
@@ -93,6 +99,17 @@ mod tests {
             canonical_json(&a),
             r#"{"a":{"c":"é\n","z":[3,{"x":null,"y":true}]},"b":1}"#
         );
+    }
+
+    #[test]
+    fn canonical_json_escapes_like_serde_json() {
+        let v = json!({"q\"k": "tab\t\u{1}\"", "n": [1.5, -0, 1e300, null, false]});
+        assert_eq!(
+            canonical_json(&v),
+            r#"{"n":[1.5,0,1e+300,null,false],"q\"k":"tab\t\u0001\""}"#
+        );
+        let back: Value = serde_json::from_str(&canonical_json(&v)).unwrap_or_default();
+        assert_eq!(back, v);
     }
 
     #[test]

@@ -112,7 +112,9 @@ impl SqliteStore {
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(Duration::from_secs(30))
         .foreign_keys(true)
-        .statement_cache_capacity(256);
+        .statement_cache_capacity(256)
+        // Statement and savepoint journals in memory, not in temporary files.
+        .pragma("temp_store", "memory");
 
         let mut write = connect
             .connect()

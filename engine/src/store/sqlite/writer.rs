@@ -53,14 +53,16 @@ impl Stats {
     }
 }
 
-/// A transition with its events canonicalised and hashed, ready to write.
+/// A transition with its events canonicalised and hashed, and its event and head rows
+/// already serialised as JSON array texts, ready to write.
 pub(super) struct Prepared {
     t: Transition,
     case_id: String,
-    /// `[case_id, seq, type, payload, at, prev_hash, hash]` per event.
-    events: Vec<Value>,
+    /// `[case_id, seq, type, payload, at, prev_hash, hash]` per event, as JSON text.
+    events: Vec<String>,
+    /// `[case_id, status, snapshot, seq, hash, outcome, updated_at, prev_seq, prev_hash]`.
+    head_row: String,
     head: ChainHead,
-    snapshot: Option<String>,
 }
 
 impl Prepared {
@@ -73,20 +75,59 @@ impl Prepared {
             let payload = chain::canonical_json(&event.payload);
             let at = chain::format_time(event.at);
             let hash = chain::event_hash(&head.hash, &t.case_id, seq, &event.kind, &payload, &at);
-            events.push(json!([
-                case_id, seq, event.kind, payload, at, head.hash, hash
-            ]));
+            let row = (&case_id, seq, &event.kind, &payload, &at, &head.hash, &hash);
+            // Serialising strings and numbers cannot fail.
+            events.push(serde_json::to_string(&row).unwrap_or_default());
             head = ChainHead { seq, hash };
         }
         let snapshot = t.snapshot.as_ref().map(|s| s.to_string());
+        let row = (
+            &case_id,
+            t.status.as_str(),
+            snapshot,
+            head.seq,
+            &head.hash,
+            &t.outcome,
+            micros(t.now),
+            t.prev.seq,
+            &t.prev.hash,
+        );
+        let head_row = serde_json::to_string(&row).unwrap_or_default();
         Prepared {
             t,
             case_id,
             events,
+            head_row,
             head,
-            snapshot,
         }
     }
+}
+
+/// A JSON array of already-serialised rows.
+fn join_rows<'a>(rows: impl Iterator<Item = &'a String>) -> String {
+    let mut out = String::from("[");
+    for (i, row) in rows.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(row);
+    }
+    out.push(']');
+    out
+}
+
+async fn exec_text(
+    conn: &mut SqliteConnection,
+    place: &'static str,
+    sql: &'static str,
+    param: String,
+) -> Result<u64, Fail> {
+    sqlx::query(sql)
+        .bind(param)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected())
+        .map_err(|e| Fail::Db(place, e))
 }
 
 /// Why applying a set of transitions failed.
@@ -179,15 +220,14 @@ async fn apply(conn: &mut SqliteConnection, items: &[&Prepared]) -> Result<(), F
         }
     }
 
-    let events: Vec<&Value> = items.iter().flat_map(|p| p.events.iter()).collect();
-    if !events.is_empty() {
-        let r = exec(
+    if items.iter().any(|p| !p.events.is_empty()) {
+        let r = exec_text(
             conn,
             "appending events",
             "INSERT INTO events (case_id, seq, type, payload, at, prev_hash, hash)
              SELECT j.value->>0, j.value->>1, j.value->>2, j.value->>3, j.value->>4, j.value->>5, j.value->>6
              FROM json_each(?1) AS j",
-            &events,
+            join_rows(items.iter().flat_map(|p| p.events.iter())),
         )
         .await;
         match r {
@@ -202,25 +242,13 @@ async fn apply(conn: &mut SqliteConnection, items: &[&Prepared]) -> Result<(), F
         }
     }
 
-    let heads: Vec<Value> = items
+    let heads: Vec<&String> = items
         .iter()
         .filter(|p| !p.events.is_empty() || p.t.create.is_some())
-        .map(|p| {
-            json!([
-                p.case_id,
-                p.t.status.as_str(),
-                p.snapshot,
-                p.head.seq,
-                p.head.hash,
-                p.t.outcome,
-                micros(p.t.now),
-                p.t.prev.seq,
-                p.t.prev.hash
-            ])
-        })
+        .map(|p| &p.head_row)
         .collect();
     if !heads.is_empty() {
-        let n = exec(
+        let n = exec_text(
             conn,
             "updating case heads",
             "UPDATE cases SET status = j.value->>1,
@@ -230,7 +258,7 @@ async fn apply(conn: &mut SqliteConnection, items: &[&Prepared]) -> Result<(), F
                     outcome = COALESCE(j.value->>5, cases.outcome), updated_at = j.value->>6
              FROM json_each(?1) AS j
              WHERE cases.id = j.value->>0 AND cases.last_seq = j.value->>7 AND cases.last_hash = j.value->>8",
-            &heads,
+            join_rows(heads.iter().copied()),
         )
         .await?;
         if n != heads.len() as u64 {
@@ -469,11 +497,11 @@ async fn apply_commits(
     commits: &[&Prepared],
     stats: &Stats,
 ) -> Result<Vec<Result<Committed>>, sqlx::Error> {
+    // Fast path: no savepoint, so SQLite journals no page twice. The commits are the
+    // first thing in the transaction, so on failure rolling it all back loses nothing.
     if commits.len() > 1 {
-        plain(conn, "SAVEPOINT batch").await?;
         match apply(conn, commits).await {
             Ok(()) => {
-                plain(conn, "RELEASE batch").await?;
                 return Ok(commits
                     .iter()
                     .map(|p| {
@@ -484,8 +512,8 @@ async fn apply_commits(
                     .collect());
             }
             Err(_) => {
-                plain(conn, "ROLLBACK TO batch").await?;
-                plain(conn, "RELEASE batch").await?;
+                plain(conn, "ROLLBACK").await?;
+                plain(conn, "BEGIN IMMEDIATE").await?;
                 stats.isolated_batches.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -677,9 +705,32 @@ async fn process(conn: &mut SqliteConnection, batch: Vec<Request>, stats: &Stats
     let result: Result<(), sqlx::Error> = async {
         plain(conn, "BEGIN IMMEDIATE").await?;
         let mut commits = Vec::new();
+        let mut others = Vec::new();
         for request in batch {
             match request {
                 Request::Commit(p, reply) => commits.push((p, reply)),
+                other => others.push(other),
+            }
+        }
+        // Transitions first (see apply_commits), then the rest.
+        if !commits.is_empty() {
+            let prepared: Vec<&Prepared> = commits.iter().map(|(p, _)| p.as_ref()).collect();
+            let results = apply_commits(conn, &prepared, stats).await?;
+            let ok = results.iter().filter(|r| r.is_ok()).count() as u64;
+            stats.transitions.fetch_add(ok, Ordering::Relaxed);
+            stats
+                .rejected
+                .fetch_add(results.len() as u64 - ok, Ordering::Relaxed);
+            stats
+                .max_batch
+                .fetch_max(results.len() as u64, Ordering::Relaxed);
+            for ((_, reply), r) in commits.into_iter().zip(results) {
+                done.push(Done::Commit(reply, r));
+            }
+        }
+        for request in others {
+            match request {
+                Request::Commit(..) => {}
                 // Claims, releases and deployments are single statements (or a
                 // statement and a read): a failure leaves nothing behind to roll back.
                 Request::Claim(c, reply) => {
@@ -701,21 +752,6 @@ async fn process(conn: &mut SqliteConnection, batch: Vec<Request>, stats: &Stats
                     let r = deploy(conn, &flow_id, &hash, &source, id, now).await;
                     done.push(Done::Deploy(reply, r));
                 }
-            }
-        }
-        if !commits.is_empty() {
-            let prepared: Vec<&Prepared> = commits.iter().map(|(p, _)| p.as_ref()).collect();
-            let results = apply_commits(conn, &prepared, stats).await?;
-            let ok = results.iter().filter(|r| r.is_ok()).count() as u64;
-            stats.transitions.fetch_add(ok, Ordering::Relaxed);
-            stats
-                .rejected
-                .fetch_add(results.len() as u64 - ok, Ordering::Relaxed);
-            stats
-                .max_batch
-                .fetch_max(results.len() as u64, Ordering::Relaxed);
-            for ((_, reply), r) in commits.into_iter().zip(results) {
-                done.push(Done::Commit(reply, r));
             }
         }
         plain(conn, "COMMIT").await?;

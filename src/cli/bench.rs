@@ -15,11 +15,26 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, mpsc};
 use uuid::Uuid;
 
-/// Sample inputs tried, in order, when `--input` is not given.
-const DEFAULT_INPUTS: &[&str] = &[
-    "workflows/samples/retail-loan/bench.json",
-    "workflows/samples/retail-loan/auto-approve.json",
-];
+/// Without `--input`, the bench uses every automatic-path sample of the retail-loan flow:
+/// `auto-*.json` in this folder (approvals and automatic rejections).
+const DEFAULT_SAMPLES: &str = "workflows/samples/retail-loan";
+
+fn default_inputs() -> Result<Vec<serde_json::Value>> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(DEFAULT_SAMPLES)
+        .with_context(|| format!("reading {DEFAULT_SAMPLES} (or pass --input)"))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("auto-") && n.ends_with(".json"))
+        })
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        bail!("no auto-*.json samples in {DEFAULT_SAMPLES}; pass --input");
+    }
+    paths.iter().map(|p| read_json(p)).collect()
+}
 
 #[derive(Args, Debug)]
 pub(crate) struct BenchArgs {
@@ -65,23 +80,13 @@ pub(crate) async fn run(args: BenchArgs) -> Result<ExitCode> {
     if args.cases == 0 {
         bail!("--cases must be at least 1");
     }
-    let input_path = match &args.input {
-        Some(p) => p.clone(),
-        None => DEFAULT_INPUTS
-            .iter()
-            .map(PathBuf::from)
-            .find(|p| p.is_file())
-            .with_context(|| {
-                format!(
-                    "no sample input found ({}); pass --input",
-                    DEFAULT_INPUTS.join(", ")
-                )
-            })?,
-    };
-    let inputs = match read_json(&input_path)? {
-        serde_json::Value::Array(items) if !items.is_empty() => items,
-        serde_json::Value::Array(_) => bail!("{}: empty input array", input_path.display()),
-        one => vec![one],
+    let inputs = match &args.input {
+        None => default_inputs()?,
+        Some(path) => match read_json(path)? {
+            serde_json::Value::Array(items) if !items.is_empty() => items,
+            serde_json::Value::Array(_) => bail!("{}: empty input array", path.display()),
+            one => vec![one],
+        },
     };
     let (file, yaml) = read_flow(&args.flow)?;
 

@@ -206,6 +206,29 @@ fn tasks_are_acted_on_with_four_eyes_and_authority() {
         events_before
     );
 
+    // A new version of the flow lands while the case waits: the case finishes on its own.
+    let v2 = dir.path().join("approval-v2.yaml");
+    let yaml = std::fs::read_to_string(&flow).unwrap_or_default().replace(
+        "approved: { kind: end, outcome: approved }",
+        "approved: { kind: end, outcome: approved_v2 }",
+    );
+    std::fs::write(&v2, yaml).unwrap_or_else(|e| panic!("{e}"));
+    let small = write_json(dir.path(), "small.json", &input(8, 500, "fast"));
+    let out = run_ok(&[
+        "run",
+        &v2.display().to_string(),
+        "--input",
+        &small,
+        "--db",
+        &db,
+        "--json",
+    ]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (v["flow_version"].as_i64(), v["outcome"].as_str()),
+        (Some(2), Some("approved_v2"))
+    );
+
     let out = act("officer.wang", "approve");
     assert!(
         out.status.success(),

@@ -104,8 +104,10 @@ impl Prepared {
 }
 
 /// A JSON array of already-serialised rows.
-fn join_rows<'a>(rows: impl Iterator<Item = &'a String>) -> String {
-    let mut out = String::from("[");
+fn join_rows<'a>(rows: impl Iterator<Item = &'a String> + Clone) -> String {
+    // Sized once: batches reach megabytes, and growing by doubling copies them over and over.
+    let mut out = String::with_capacity(2 + rows.clone().map(|r| r.len() + 1).sum::<usize>());
+    out.push('[');
     for (i, row) in rows.enumerate() {
         if i > 0 {
             out.push(',');

@@ -29,7 +29,7 @@ fn input(i: usize) -> Value {
     json!({
         "n": i,
         "amount": (i * 7_919) % 1_000_000 + 1,
-        "tier": if i % 3 == 0 { "fast" } else { "slow" },
+        "tier": if i.is_multiple_of(3) { "fast" } else { "slow" },
         "applicant": {"type": "individual", "name": "王芳"},
         "documents": []
     })

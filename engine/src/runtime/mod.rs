@@ -182,13 +182,15 @@ struct Counters {
     errors: AtomicU64,
 }
 
+/// Compiled flows by version id, and by hash (two ids never compile one YAML twice).
+type FlowCache = (HashMap<Uuid, Arc<Flow>>, HashMap<String, Arc<Flow>>);
+
 struct Inner<S> {
     store: S,
     plugins: Arc<dyn Plugins>,
     clock: Arc<dyn Clock>,
     cfg: Config,
-    /// Compiled flows by version id, and by hash (two ids never compile one YAML twice).
-    flows: Mutex<(HashMap<Uuid, Arc<Flow>>, HashMap<String, Arc<Flow>>)>,
+    flows: Mutex<FlowCache>,
     cases: Mutex<CaseCache>,
     in_flight: AtomicUsize,
     /// Signalled whenever a work item finishes.

@@ -71,6 +71,17 @@ pub(crate) fn read_json(path: &Path) -> Result<serde_json::Value> {
     serde_json::from_str(&text).with_context(|| format!("{}: not valid JSON", path.display()))
 }
 
+/// Runtime settings for a one-shot command that drives a case in its own process: its
+/// own lease owner, so a `docket worker` starting meanwhile (which reclaims the leases of
+/// its own identity) does not take this process's work from under it.
+pub(crate) fn one_shot_config() -> Config {
+    let base = Config::default();
+    Config {
+        owner: format!("{}-cli-{}", base.owner, std::process::id()),
+        ..base
+    }
+}
+
 /// Who starts cases from the command line (four-eyes: they may not approve them).
 pub(crate) fn default_initiator() -> String {
     std::env::var("USER").unwrap_or_else(|_| "cli".into())
@@ -97,7 +108,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode> {
     let (file, yaml) = read_flow(&args.flow)?;
     let input = read_json(&args.input)?;
     let store = args.db.open().await?;
-    let rt = runtime(store.clone(), Config::default())?;
+    let rt = runtime(store.clone(), one_shot_config())?;
     let deployment = rt.deploy(&file, &yaml).await?;
     for warning in &deployment.warnings {
         eprintln!("{warning}");

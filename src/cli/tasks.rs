@@ -10,7 +10,7 @@ use crate::cli::run::{DbArg, runtime};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use engine::case::Actor;
-use engine::runtime::{Config, Error as RuntimeError};
+use engine::runtime::Error as RuntimeError;
 use engine::store::Store;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -122,7 +122,7 @@ pub(crate) async fn run(cmd: TaskCommand) -> Result<ExitCode> {
     let TaskCommand::Complete(args) = cmd;
     let actor = actor(&args.directory, &args.user)?;
     let store = args.db.open().await?;
-    let rt = runtime(store.clone(), Config::default())?;
+    let rt = runtime(store.clone(), crate::cli::run::one_shot_config())?;
     match rt
         .act(&args.task, &args.action, actor, args.comment, true)
         .await

@@ -68,6 +68,18 @@ impl Drop for TempDb {
     }
 }
 
+/// CPU seconds (user + system) this process has used, from /proc (Linux); `None` elsewhere.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    // Clock ticks are 100 per second on Linux.
+    Some((utime + stime) / 100.0)
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -120,6 +132,7 @@ pub(crate) async fn run(args: BenchArgs) -> Result<ExitCode> {
         }
     }
     let base_stats = rt.stats();
+    let cpu_before = cpu_seconds();
 
     let window = Arc::new(Semaphore::new(args.window.max(1)));
     let (started_tx, mut started_rx) = mpsc::unbounded_channel::<(Uuid, Instant)>();
@@ -167,6 +180,7 @@ pub(crate) async fn run(args: BenchArgs) -> Result<ExitCode> {
         }
     }
     let elapsed = began.elapsed();
+    let cpu = cpu_before.zip(cpu_seconds()).map(|(a, b)| b - a);
     producer.await??;
     while let Ok((id, t0)) = started_rx.try_recv() {
         started.insert(id, t0);
@@ -210,6 +224,18 @@ pub(crate) async fn run(args: BenchArgs) -> Result<ExitCode> {
         stats.commit.max_batch
     );
     println!("  events         {events} stored");
+    let plugin_ms = (stats.plugin_us - base_stats.plugin_us) as f64 / 1e3 / args.cases as f64;
+    match cpu {
+        Some(cpu) => println!(
+            "  cpu            {:.2} ms per case ({:.0}% of {} cores); inside plugin calls {plugin_ms:.2} ms per case",
+            cpu * 1e3 / args.cases as f64,
+            cpu / secs * 100.0,
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        ),
+        None => println!("  plugin calls   {plugin_ms:.2} ms per case"),
+    }
     println!(
         "  outcomes       {}",
         outcomes

@@ -149,6 +149,8 @@ pub struct Settled {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RuntimeStats {
     pub steps: u64,
+    /// Wall time spent inside plugin calls, as the plugin host reports it.
+    pub plugin_us: u64,
     pub transitions: u64,
     pub conflicts: u64,
     pub stale: u64,
@@ -176,6 +178,7 @@ pub struct Deployment {
 #[derive(Default)]
 struct Counters {
     steps: AtomicU64,
+    plugin_us: AtomicU64,
     transitions: AtomicU64,
     conflicts: AtomicU64,
     stale: AtomicU64,
@@ -279,6 +282,7 @@ impl<S: Store> Runtime<S> {
         let c = &self.inner.counters;
         RuntimeStats {
             steps: c.steps.load(Ordering::Relaxed),
+            plugin_us: c.plugin_us.load(Ordering::Relaxed),
             transitions: c.transitions.load(Ordering::Relaxed),
             conflicts: c.conflicts.load(Ordering::Relaxed),
             stale: c.stale.load(Ordering::Relaxed),
@@ -820,6 +824,13 @@ impl<S: Store> Runtime<S> {
         })?;
         drop(permit);
         self.inner.counters.steps.fetch_add(1, Ordering::Relaxed);
+        if let Ok(report) = &result {
+            let us = report.duration.as_micros() as u64;
+            self.inner
+                .counters
+                .plugin_us
+                .fetch_add(us, Ordering::Relaxed);
+        }
 
         // Phase 3, under the case lock again: decide and commit with the job's completion.
         let cmd = match result {

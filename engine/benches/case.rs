@@ -94,15 +94,18 @@ fn automatic_case(flow: &Flow, n: u128, amount: u32) -> case::CaseState {
 fn bench(c: &mut Criterion) {
     let flow = flow();
     let mut group = c.benchmark_group("case");
-    group.bench_function("automatic case: start + 3 step results + route + end", |b| {
-        let mut n = 0u128;
-        b.iter(|| {
-            n += 1;
-            let state = automatic_case(&flow, n, black_box(150_000));
-            assert_eq!(state.outcome(), Some("approved"));
-            state
-        })
-    });
+    group.bench_function(
+        "automatic case: start + 3 step results + route + end",
+        |b| {
+            let mut n = 0u128;
+            b.iter(|| {
+                n += 1;
+                let state = automatic_case(&flow, n, black_box(150_000));
+                assert_eq!(state.outcome(), Some("approved"));
+                state
+            })
+        },
+    );
 
     // A case waiting at the committee: one vote (not deciding).
     let waiting = automatic_case(&flow, 1, 900_000);

@@ -11,12 +11,17 @@ fn validate(c: &mut Criterion) {
     let nodes = def.nodes.len();
     let mut group = c.benchmark_group("validate");
     group.sample_size(20);
-    group.bench_function(format!("{nodes}-node flow ({} KiB of YAML)", yaml.len() / 1024), |b| {
-        b.iter(|| match engine::flow::load("bench.yaml", black_box(&yaml), None) {
-            Ok((flow, _)) => flow,
-            Err(diags) => panic!("the generated flow is valid: {:?}", diags.first()),
-        })
-    });
+    group.bench_function(
+        format!("{nodes}-node flow ({} KiB of YAML)", yaml.len() / 1024),
+        |b| {
+            b.iter(
+                || match engine::flow::load("bench.yaml", black_box(&yaml), None) {
+                    Ok((flow, _)) => flow,
+                    Err(diags) => panic!("the generated flow is valid: {:?}", diags.first()),
+                },
+            )
+        },
+    );
     group.finish();
 }
 

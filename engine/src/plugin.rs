@@ -18,11 +18,13 @@ pub struct PluginRef {
 impl PluginRef {
     /// Parses `name@major`. The name is lowercase letters, digits and `-`.
     pub fn parse(s: &str) -> Result<Self, String> {
-        let (name, major) = s
-            .split_once('@')
-            .ok_or_else(|| format!("plugin reference `{s}` must be `name@major`, e.g. `scorecard@1`"))?;
+        let (name, major) = s.split_once('@').ok_or_else(|| {
+            format!("plugin reference `{s}` must be `name@major`, e.g. `scorecard@1`")
+        })?;
         let valid_name = !name.is_empty()
-            && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
             && !name.starts_with('-');
         if !valid_name {
             return Err(format!(
@@ -32,7 +34,10 @@ impl PluginRef {
         let major = major
             .parse::<u64>()
             .map_err(|_| format!("plugin major version `{major}` must be a whole number"))?;
-        Ok(Self { name: name.to_string(), major })
+        Ok(Self {
+            name: name.to_string(),
+            major,
+        })
     }
 }
 

@@ -49,57 +49,20 @@ fn main() {
         println!("cargo:rerun-if-changed={}", watched.display());
     }
 
-    let root_manifest = fs::read_to_string(root.join("Cargo.toml")).unwrap_or_default();
-    let mut bundled = Vec::new();
     for name in BUNDLED {
-        let dir = plugins_dir.join(name);
-        // A missing path would make cargo rerun this script on every build; a plugin
-        // that appears later is noticed through the root Cargo.toml (its membership).
-        if dir.exists() {
-            println!("cargo:rerun-if-changed={}", dir.display());
-        }
-        let is_member = root_manifest.contains(&format!("\"plugins/{name}\""));
-        if dir.join("Cargo.toml").is_file() && dir.join("src/lib.rs").is_file() && is_member {
-            bundled.push(*name);
-        } else {
-            println!(
-                "cargo:warning=bundled plugin `{name}` is not in the workspace yet; the docket binary will not contain it"
-            );
-        }
+        println!(
+            "cargo:rerun-if-changed={}",
+            plugins_dir.join(name).display()
+        );
     }
 
+    // One nested build for everything: a bundled plugin that does not build fails the
+    // build of the host (and so of `docket`), never a binary silently missing a plugin.
     let wasm_target_dir = nested_target_dir(&out_dir);
     let hostile: Vec<&str> = HOSTILE.iter().map(|(_, krate)| *krate).collect();
-
-    // One nested build for everything is fastest. If it fails, build crate by crate so
-    // one broken bundled plugin (written by someone else, right now) does not break
-    // the whole workspace: it is left out with a warning. The hostile crates and the
-    // SDK are this crate's own: their failure fails the build.
-    let all: Vec<&str> = bundled.iter().chain(hostile.iter()).copied().collect();
-    let mut failed_bundled: Vec<(&str, String)> = Vec::new();
-    if let Err(all_error) = cargo_build(&root, &wasm_target_dir, &all) {
-        for krate in &hostile {
-            if let Err(e) = cargo_build(&root, &wasm_target_dir, &[krate]) {
-                panic!("building test plugin `{krate}` for {WASM_TARGET} failed:\n{e}");
-            }
-        }
-        for krate in &bundled {
-            if let Err(e) = cargo_build(&root, &wasm_target_dir, &[krate]) {
-                failed_bundled.push((krate, e));
-            }
-        }
-        if failed_bundled.is_empty() {
-            panic!("building plugins for {WASM_TARGET} failed:\n{all_error}");
-        }
-    }
-    for (krate, error) in &failed_bundled {
-        let first_error = error
-            .lines()
-            .find(|l| l.starts_with("error"))
-            .unwrap_or("build failed");
-        println!(
-            "cargo:warning=bundled plugin `{krate}` failed to build for {WASM_TARGET} and is left out: {first_error}"
-        );
+    let all: Vec<&str> = BUNDLED.iter().chain(hostile.iter()).copied().collect();
+    if let Err(e) = cargo_build(&root, &wasm_target_dir, &all) {
+        panic!("building plugins for {WASM_TARGET} failed:\n{e}");
     }
 
     let artifacts = wasm_target_dir.join(WASM_TARGET).join("release");
@@ -118,10 +81,7 @@ fn main() {
     );
     generated.push_str("/// Bundled plugins: crate name and component bytes.\n");
     generated.push_str("pub(crate) static BUNDLED: &[(&str, &[u8])] = &[\n");
-    for krate in &bundled {
-        if failed_bundled.iter().any(|(k, _)| k == krate) {
-            continue;
-        }
+    for krate in BUNDLED {
         let path = copy(krate);
         writeln!(
             generated,
@@ -129,21 +89,6 @@ fn main() {
             path.display().to_string()
         )
         .unwrap();
-    }
-    generated.push_str("];\n\n");
-    generated.push_str("/// Bundled plugins that could not be built, with the first error line.\n");
-    generated.push_str("pub(crate) static NOT_BUILT: &[(&str, &str)] = &[\n");
-    for (krate, error) in &failed_bundled {
-        let first_error = error
-            .lines()
-            .find(|l| l.starts_with("error"))
-            .unwrap_or("build failed");
-        writeln!(generated, "    ({krate:?}, {first_error:?}),").unwrap();
-    }
-    for name in BUNDLED {
-        if !bundled.contains(name) {
-            writeln!(generated, "    ({name:?}, \"not in the workspace\"),").unwrap();
-        }
     }
     generated.push_str("];\n");
     fs::write(out_dir.join("components.rs"), generated).expect("write $OUT_DIR/components.rs");

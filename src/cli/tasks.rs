@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// The approver directory used when `--directory` is not given.
-const DEFAULT_DIRECTORY: &str = "workflows/approvers.yaml";
+const DEFAULT_DIRECTORY: &str = "workflows/directory/approvers.yaml";
 
 #[derive(Args, Debug)]
 pub(crate) struct TasksArgs {

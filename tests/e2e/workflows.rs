@@ -18,7 +18,7 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Runs `docket` from the repository root (so `workflows/approvers.yaml` is the directory).
+/// Runs `docket` from the repository root (so `workflows/directory/approvers.yaml` is the directory).
 fn docket(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_docket"))
         .current_dir(root())

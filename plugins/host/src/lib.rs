@@ -26,7 +26,6 @@ mod sandbox;
 mod version;
 mod wasi;
 
-pub use bundled::not_built as bundled_not_built;
 pub use call::{Call, LogLevel, LogLine};
 pub use error::Error;
 pub use loaded::{LoadSource, LoadedPlugin};

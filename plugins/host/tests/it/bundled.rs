@@ -5,7 +5,6 @@ use plugin_host::Registry;
 
 #[test]
 fn all_four_bundled_plugins_are_built_in_and_load() {
-    assert_eq!(plugin_host::bundled_not_built(), &[] as &[(&str, &str)]);
     let registry = Registry::bundled().expect("bundled plugins load");
     let mut names: Vec<String> = registry.plugins().map(|p| p.info().name.clone()).collect();
     names.sort();

@@ -12,7 +12,7 @@ pub mod checks;
 pub mod config;
 pub mod date;
 pub mod error;
-pub mod path;
+pub use plugin_sdk::path;
 pub mod schema;
 
 use crate::case::Case;

@@ -7,7 +7,7 @@
 
 pub mod card;
 pub mod error;
-pub mod path;
+pub use plugin_sdk::path;
 pub mod schema;
 pub mod score;
 

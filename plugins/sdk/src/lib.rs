@@ -35,6 +35,7 @@ extern crate self as plugin_sdk;
 pub use serde_json::{self, Value, json};
 
 pub mod log;
+pub mod path;
 
 /// What a plugin says about itself.
 #[derive(Debug, Clone, PartialEq)]

@@ -99,6 +99,9 @@ pub(crate) struct RunArgs {
     /// Who starts the case (recorded; four-eyes keeps them from approving it).
     #[arg(long = "as", default_value_t = default_initiator())]
     initiator: String,
+    /// The case's business date (YYYY-MM-DD), the only "today" plugins see; default: today (UTC).
+    #[arg(long)]
+    business_date: Option<chrono::NaiveDate>,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -114,7 +117,13 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode> {
         eprintln!("{warning}");
     }
     let started = rt
-        .start_case(deployment.version.id, input, &args.initiator, None, true)
+        .start_case(
+            deployment.version.id,
+            input,
+            &args.initiator,
+            args.business_date,
+            true,
+        )
         .await?;
     rt.wait_idle().await;
     let summary = store

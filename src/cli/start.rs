@@ -27,6 +27,9 @@ pub(crate) struct StartArgs {
     db: DbArg,
     #[arg(long = "as", default_value_t = default_initiator())]
     initiator: String,
+    /// The case's business date (YYYY-MM-DD), the only "today" plugins see; default: today (UTC).
+    #[arg(long)]
+    business_date: Option<chrono::NaiveDate>,
 }
 
 pub(crate) async fn run(args: StartArgs) -> Result<ExitCode> {
@@ -54,8 +57,11 @@ pub(crate) async fn run(args: StartArgs) -> Result<ExitCode> {
         let rt = rt.clone();
         let input = inputs[i % inputs.len()].clone();
         let initiator = args.initiator.clone();
+        let business_date = args.business_date;
         tasks.spawn(async move {
-            let r = rt.start_case(version, input, &initiator, None, false).await;
+            let r = rt
+                .start_case(version, input, &initiator, business_date, false)
+                .await;
             drop(permit);
             r.with_context(|| format!("starting case {i}"))
         });

@@ -364,3 +364,41 @@ fn fsck_names_a_running_case_without_a_job() {
         stdout(&out)
     );
 }
+
+/// `--business-date` is the "today" plugins judge by: the auto-approve sample's ID card
+/// expires on 2041-03-15, so the same case on a later business date fails its documents.
+#[test]
+fn business_date_decides_what_the_plugins_see() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let db = dir.path().join("date.db").display().to_string();
+    let sample = "workflows/samples/retail-loan/auto-approve.json";
+    let outcome = |date: &str| -> Value {
+        let out = run_ok(&[
+            "run",
+            "workflows/retail-loan.yaml",
+            "--input",
+            sample,
+            "--db",
+            &db,
+            "--business-date",
+            date,
+            "--json",
+        ]);
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let before = outcome("2030-06-01");
+    assert_eq!(before["outcome"], "approved", "{before}");
+    assert_eq!(
+        before["events"][0]["payload"]["business_date"], "2030-06-01",
+        "{before}"
+    );
+    let after = outcome("2042-01-01");
+    assert_eq!(after["outcome"], "incomplete", "{after}");
+
+    let out = docket()
+        .args(["run", "workflows/retail-loan.yaml", "--input", sample])
+        .args(["--db", &db, "--business-date", "2042-13-01"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!out.status.success());
+}

@@ -75,21 +75,25 @@ fn plugin_test_reports_failures_with_their_kind_and_exit_1() {
     let dir = tempfile::tempdir().unwrap();
     // The whole file is the vars when it has no `vars` key; config from the flag.
     let input = write(dir.path(), "vars.json", r#"{"amount": 3}"#);
+    // Only the loop runs under a short time limit: on a loaded machine the memory bomb
+    // could otherwise hit the clock before it hits its memory limit.
     let cases = [
-        (r#"{"mode": "panic"}"#, "trap", "row 7 has no bin"),
-        (r#"{"mode": "loop"}"#, "timeout", "100 ms time limit"),
+        (r#"{"mode": "panic"}"#, "trap", "row 7 has no bin", "5000"),
+        (r#"{"mode": "loop"}"#, "timeout", "100 ms time limit", "100"),
         (
             r#"{"mode": "memory-bomb"}"#,
             "memory_limit",
             "linear memory limit of 64 MiB",
+            "5000",
         ),
         (
             r#"{"mode": "error"}"#,
             "plugin",
             "vars.applicant is required",
+            "5000",
         ),
     ];
-    for (config, kind, message) in cases {
+    for (config, kind, message, timeout_ms) in cases {
         let config = write(dir.path(), "config.json", config);
         let out = docket(&[
             "plugin",
@@ -100,7 +104,7 @@ fn plugin_test_reports_failures_with_their_kind_and_exit_1() {
             "--config",
             &config,
             "--timeout-ms",
-            "100",
+            timeout_ms,
         ]);
         assert_eq!(out.status.code(), Some(1), "{kind}: {}", text(&out.stderr));
         let error = &json_stdout(&out)["error"];

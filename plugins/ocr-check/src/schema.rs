@@ -10,31 +10,6 @@
 use crate::config::Code;
 use serde_json::{Value, json};
 
-/// The keywords the schemas may use (Docket's flow-validator subset).
-pub const KEYWORDS: &[&str] = &[
-    "type",
-    "properties",
-    "required",
-    "additionalProperties",
-    "items",
-    "enum",
-    "const",
-    "minimum",
-    "maximum",
-    "exclusiveMinimum",
-    "exclusiveMaximum",
-    "minLength",
-    "maxLength",
-    "pattern",
-    "minItems",
-    "maxItems",
-    "format",
-    "title",
-    "description",
-    "default",
-    "$schema",
-];
-
 const DOT_PATH: &str = "^[^.]+(\\.[^.]+)*$";
 
 pub fn config_schema() -> Value {
@@ -140,42 +115,4 @@ pub fn output_schema() -> Value {
             }
         }
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::BTreeSet;
-
-    /// Every keyword used anywhere in `schema` (property names excluded).
-    fn keywords_used(schema: &Value, out: &mut BTreeSet<String>) {
-        if let Value::Object(map) = schema {
-            for (key, value) in map {
-                out.insert(key.clone());
-                match key.as_str() {
-                    "properties" => value
-                        .as_object()
-                        .into_iter()
-                        .flatten()
-                        .for_each(|(_, s)| keywords_used(s, out)),
-                    "items" => keywords_used(value, out),
-                    _ => {}
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn schemas_keep_to_the_flow_validator_subset() {
-        for schema in [config_schema(), output_schema()] {
-            let mut used = BTreeSet::new();
-            keywords_used(&schema, &mut used);
-            let outside: Vec<_> = used
-                .iter()
-                .filter(|k| !KEYWORDS.contains(&k.as_str()))
-                .collect();
-            assert!(outside.is_empty(), "{outside:?}");
-            assert!(used.contains("additionalProperties"));
-        }
-    }
 }

@@ -23,11 +23,12 @@ fn all_four_bundled_plugins_are_built_in_and_load() {
             .describe(&reference)
             .expect("resolves by name@major");
         assert_eq!(described.version, plugin.info().version);
-        assert!(
-            described.config_schema.is_object(),
-            "{} config schema",
-            plugin.id()
-        );
+        // The flow validator checks node configs (and CEL types) with these schemas:
+        // each must compile in Docket's JSON Schema subset.
+        engine::schema::Schema::compile_object(&described.config_schema)
+            .unwrap_or_else(|e| panic!("{} config schema: {e:?}", plugin.id()));
+        engine::schema::Schema::compile(&described.output_schema)
+            .unwrap_or_else(|e| panic!("{} output schema: {e:?}", plugin.id()));
         assert_eq!(plugin.build().sha256.len(), 64);
         assert!(plugin.source().to_string().starts_with("bundled:"));
     }

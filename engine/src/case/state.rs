@@ -34,7 +34,20 @@ impl CaseStatus {
         }
     }
 
-    /// Completed or cancelled: no command changes the case any more.
+    /// The inverse of [`CaseStatus::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "running" => CaseStatus::Running,
+            "waiting" => CaseStatus::Waiting,
+            "incident" => CaseStatus::Incident,
+            "completed" => CaseStatus::Completed,
+            "cancelled" => CaseStatus::Cancelled,
+            _ => return None,
+        })
+    }
+
+    /// Completed or cancelled: no command changes the case any more (and, in the store,
+    /// the case owns no jobs, timers or open tasks).
     pub fn is_final(self) -> bool {
         matches!(self, CaseStatus::Completed | CaseStatus::Cancelled)
     }

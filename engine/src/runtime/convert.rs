@@ -2,7 +2,7 @@
 //! effects as job/timer/task rows) and back: stored events into case events.
 
 use super::{Error, Work};
-use crate::case::{self, CaseState, Decision, Effect, Event};
+use crate::case::{CaseState, Decision, Effect, Event};
 use crate::flow::NodeId;
 use crate::plugin::PluginRef;
 use crate::store::{
@@ -48,16 +48,6 @@ pub(super) fn job_id(case_id: Uuid, node: &NodeId, attempt: u32) -> Uuid {
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
     uuid::Builder::from_random_bytes(bytes).into_uuid()
-}
-
-pub(super) fn store_status(status: case::CaseStatus) -> store::CaseStatus {
-    match status {
-        case::CaseStatus::Running => store::CaseStatus::Running,
-        case::CaseStatus::Waiting => store::CaseStatus::Waiting,
-        case::CaseStatus::Incident => store::CaseStatus::Incident,
-        case::CaseStatus::Completed => store::CaseStatus::Completed,
-        case::CaseStatus::Cancelled => store::CaseStatus::Cancelled,
-    }
 }
 
 /// An event as the store keeps it: its `type` tag apart, the rest as payload.
@@ -113,7 +103,7 @@ pub(super) fn transition(
     now: Time,
     dispatch: &Dispatch<'_>,
 ) -> Result<(Transition, Vec<Work>), Error> {
-    let status = store_status(state.status());
+    let status = state.status();
     let mut t = Transition::new(case_id, prev.clone(), status, now);
     for event in &decision.events {
         t.events.push(new_event(event)?);

@@ -414,7 +414,7 @@ impl<S: Store> Runtime<S> {
             .fetch_add(1, Ordering::Relaxed);
         let outcome = Outcome {
             case_id,
-            status: convert::store_status(state.status()),
+            status: state.status(),
             outcome: state.outcome().map(str::to_string),
         };
         if run_here && !state.status().is_final() {
@@ -718,7 +718,7 @@ impl<S: Store> Runtime<S> {
                     .fetch_add(1, Ordering::Relaxed);
                 let outcome = Outcome {
                     case_id,
-                    status: convert::store_status(state.status()),
+                    status: state.status(),
                     outcome: state.outcome().map(str::to_string),
                 };
                 if let Some(live) = slot.as_mut() {
@@ -745,7 +745,7 @@ impl<S: Store> Runtime<S> {
 
     /// After a commit: forget finished cases, report settled ones, start follow-ups.
     fn after_commit(&self, outcome: &Outcome, now: Time, work: Vec<Work>) {
-        if outcome.status.is_terminal() {
+        if outcome.status.is_final() {
             lock(&self.inner.cases).remove(outcome.case_id);
         }
         if outcome.status != store::CaseStatus::Running

@@ -17,7 +17,6 @@ mod conformance;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 use uuid::Uuid;
@@ -88,50 +87,9 @@ impl Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// A case's lifecycle status as the store indexes it (fsck and listings read it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CaseStatus {
-    Running,
-    Waiting,
-    Incident,
-    Completed,
-    Cancelled,
-}
-
-impl CaseStatus {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            CaseStatus::Running => "running",
-            CaseStatus::Waiting => "waiting",
-            CaseStatus::Incident => "incident",
-            CaseStatus::Completed => "completed",
-            CaseStatus::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "running" => CaseStatus::Running,
-            "waiting" => CaseStatus::Waiting,
-            "incident" => CaseStatus::Incident,
-            "completed" => CaseStatus::Completed,
-            "cancelled" => CaseStatus::Cancelled,
-            _ => return None,
-        })
-    }
-
-    /// Finished cases own no jobs, timers or open tasks.
-    pub fn is_terminal(&self) -> bool {
-        matches!(self, CaseStatus::Completed | CaseStatus::Cancelled)
-    }
-}
-
-impl fmt::Display for CaseStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// A case's lifecycle status, as the store indexes it (fsck and listings read it): the
+/// state machine's own status, stored by name.
+pub use crate::case::CaseStatus;
 
 /// An immutable, content-addressed deployment of a flow's YAML.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -2,54 +2,9 @@
 //! precisely which variable is missing or malformed.
 
 use crate::dates::Date;
-use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-/// Where a value lives in the case variables, always held as a JSON pointer. Config may
-/// write a pointer (`/applicant/monthly_income`) or a dotted path (`applicant.monthly_income`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VarPath(String);
-
-impl VarPath {
-    pub fn parse(s: &str) -> Result<Self, String> {
-        if s.starts_with('/') {
-            return Ok(Self(s.to_string()));
-        }
-        if s.is_empty() {
-            return Err("a variable path must not be empty".into());
-        }
-        let mut pointer = String::with_capacity(s.len() + 1);
-        for segment in s.split('.') {
-            if segment.is_empty() {
-                return Err(format!("variable path `{s}` has an empty segment"));
-            }
-            pointer.push('/');
-            pointer.push_str(&segment.replace('~', "~0").replace('/', "~1"));
-        }
-        Ok(Self(pointer))
-    }
-
-    /// A path known to be valid (the defaults in rule configs).
-    pub(crate) fn of(pointer: &'static str) -> Self {
-        Self(pointer.to_string())
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The value at this path; `null` counts as absent.
-    pub fn get<'a>(&self, vars: &'a Value) -> Option<&'a Value> {
-        vars.pointer(&self.0).filter(|v| !v.is_null())
-    }
-}
-
-impl<'de> Deserialize<'de> for VarPath {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Self::parse(&s).map_err(serde::de::Error::custom)
-    }
-}
+pub use plugin_sdk::path::VarPath;
 
 /// Why a rule could not read what it needs.
 #[derive(Debug, Clone, PartialEq)]

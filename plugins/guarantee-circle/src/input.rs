@@ -2,8 +2,8 @@
 //! the guarantee network in the case variables, every problem named by JSON pointer.
 
 use crate::error::Error;
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 use unicode_normalization::UnicodeNormalization;
 
@@ -15,45 +15,7 @@ pub const CEILING_RELATIONS: u32 = 200_000;
 pub const CEILING_PARTIES: u32 = 100_000;
 pub const CEILING_LISTED: u32 = 10_000;
 
-/// Where a value lives in the case variables, held as a JSON pointer; config may write a
-/// pointer (`/applicant/credit_code`) or a dotted path (`applicant.credit_code`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VarPath(String);
-
-impl VarPath {
-    pub fn parse(s: &str) -> Result<Self, String> {
-        if s.starts_with('/') {
-            return Ok(Self(s.to_string()));
-        }
-        if s.is_empty() || s.split('.').any(str::is_empty) {
-            return Err(format!("`{s}` is neither a JSON pointer nor a dotted path"));
-        }
-        Ok(Self(
-            s.split('.')
-                .map(|seg| format!("/{}", seg.replace('~', "~0").replace('/', "~1")))
-                .collect(),
-        ))
-    }
-
-    fn of(pointer: &str) -> Self {
-        Self(pointer.to_string())
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The value at this path; `null` counts as absent.
-    pub fn get<'a>(&self, vars: &'a Value) -> Option<&'a Value> {
-        vars.pointer(&self.0).filter(|v| !v.is_null())
-    }
-}
-
-impl<'de> Deserialize<'de> for VarPath {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Self::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
-    }
-}
+pub use plugin_sdk::path::VarPath;
 
 /// Key of a party id: NFKC (full-width → half-width), upper case, letters and digits
 /// only, so `９１３５ 0100-m000100y43` and `91350100M000100Y43` are one party.

@@ -60,6 +60,52 @@ pub fn pointer_of(path: &serde_path_to_error::Path) -> String {
         .collect()
 }
 
+/// Where a value lives in the case variables, always held as a JSON pointer. Config may
+/// write a pointer (`/applicant/monthly_income`) or a dotted path (`applicant.monthly_income`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VarPath(String);
+
+impl VarPath {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        if s.starts_with('/') {
+            return Ok(Self(s.to_string()));
+        }
+        if s.is_empty() {
+            return Err("a variable path must not be empty".into());
+        }
+        let mut pointer = String::with_capacity(s.len() + 1);
+        for segment in s.split('.') {
+            if segment.is_empty() {
+                return Err(format!("variable path `{s}` has an empty segment"));
+            }
+            pointer.push('/');
+            pointer.push_str(&escape(segment));
+        }
+        Ok(Self(pointer))
+    }
+
+    /// A pointer known to be valid (the defaults a plugin writes into its config types).
+    pub fn of(pointer: &str) -> Self {
+        Self(pointer.to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The value at this path; `null` counts as absent.
+    pub fn get<'a>(&self, vars: &'a Value) -> Option<&'a Value> {
+        vars.pointer(&self.0).filter(|v| !v.is_null())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for VarPath {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,6 +124,16 @@ mod tests {
         for bad in ["", ".", "a.", ".a", "a..b"] {
             assert_eq!(DotPath::parse(bad), None, "{bad}");
         }
+        let v = VarPath::parse("a.b/c.1.d~").unwrap();
+        assert_eq!(v.as_str(), "/a/b~1c/1/d~0");
+        assert_eq!(v.get(&vars), Some(&json!(4)));
+        assert_eq!(
+            VarPath::parse("/a/b~1c/0").unwrap().get(&vars),
+            Some(&json!(10))
+        );
+        assert_eq!(VarPath::of("/n").get(&json!({"n": null})), None);
+        assert!(VarPath::parse("").is_err());
+        assert!(VarPath::parse("a..b").is_err());
         let joined = DotPath::parse("a")
             .unwrap()
             .join(&DotPath::parse("b.c").unwrap());

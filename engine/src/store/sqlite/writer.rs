@@ -463,7 +463,7 @@ async fn apply(conn: &mut SqliteConnection, items: &[&Prepared]) -> Result<(), F
     // explicitly (a job of a cancelled branch, an SLA timer) goes with it.
     let finished: Vec<Value> = items
         .iter()
-        .filter(|p| p.t.status.is_terminal())
+        .filter(|p| p.t.status.is_final())
         .map(|p| json!([p.case_id, micros(p.t.now)]))
         .collect();
     if !finished.is_empty() {

@@ -58,6 +58,7 @@ fn main() {
 
     // One nested build for everything: a bundled plugin that does not build fails the
     // build of the host (and so of `docket`), never a binary silently missing a plugin.
+    ensure_wasm_target(&root);
     let wasm_target_dir = nested_target_dir(&out_dir);
     let hostile: Vec<&str> = HOSTILE.iter().map(|(_, krate)| *krate).collect();
     let all: Vec<&str> = BUNDLED.iter().chain(hostile.iter()).copied().collect();
@@ -112,6 +113,39 @@ fn nested_target_dir(out_dir: &Path) -> PathBuf {
         .nth(4)
         .map(|target| target.join("wasm-plugins"))
         .unwrap_or_else(|| out_dir.join("wasm-plugins"))
+}
+
+/// A fresh machine has the toolchain that rust-toolchain.toml pins but not always its
+/// `targets`: rustup installs those only when it installs the toolchain itself. When the
+/// wasm standard library is missing and rustup is at hand, add it (once; later builds
+/// find it), so `cargo run` and `cargo test` work from a clean checkout.
+fn ensure_wasm_target(root: &Path) {
+    let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    let Some(sysroot) = sysroot else { return };
+    if sysroot.join("lib/rustlib").join(WASM_TARGET).exists() {
+        return;
+    }
+    // `rustup target add` for the toolchain this build runs on (RUSTUP_TOOLCHAIN is set by
+    // the rustup proxies; without it rustup reads rust-toolchain.toml in `root`).
+    let mut cmd = Command::new("rustup");
+    cmd.current_dir(root).args(["target", "add", WASM_TARGET]);
+    if let Some(toolchain) = env::var_os("RUSTUP_TOOLCHAIN") {
+        cmd.arg("--toolchain").arg(toolchain);
+    }
+    match cmd.output() {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => println!(
+            "cargo:warning=rustup target add {WASM_TARGET} failed: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        ),
+        Err(e) => println!("cargo:warning=rustup not found ({e}); add the {WASM_TARGET} target by hand"),
+    }
 }
 
 fn cargo_build(root: &Path, target_dir: &Path, crates: &[&str]) -> Result<(), String> {

@@ -5,6 +5,8 @@
 //! links wasmtime.
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
 use std::fmt;
 use std::time::Duration;
 
@@ -68,17 +70,56 @@ pub struct PluginBuild {
     pub sha256: String,
 }
 
-/// Input of one plugin call.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Input of one plugin call, with its JSON documents as the exact text the plugin gets.
+#[derive(Debug, Clone, PartialEq)]
 pub struct StepInput {
     pub case_id: String,
     pub node_id: String,
-    /// The node's `config` from the flow.
-    pub config: serde_json::Value,
-    /// All case variables as one JSON object.
-    pub vars: serde_json::Value,
+    /// The node's `config` from the flow (JSON object text); one copy shared by every call
+    /// of the node.
+    pub config: Arc<str>,
+    /// All case variables (JSON object text).
+    pub vars: String,
     /// The case's business date, `YYYY-MM-DD`.
     pub business_date: String,
+}
+
+impl StepInput {
+    /// An input from JSON values (tools and tests; the runtime serialises once per call).
+    pub fn new(
+        case_id: impl Into<String>,
+        node_id: impl Into<String>,
+        config: &serde_json::Value,
+        vars: &serde_json::Value,
+        business_date: impl Into<String>,
+    ) -> Self {
+        StepInput {
+            case_id: case_id.into(),
+            node_id: node_id.into(),
+            config: config.to_string().into(),
+            vars: vars.to_string(),
+            business_date: business_date.into(),
+        }
+    }
+
+    /// Lowercase hex SHA-256 of exactly what the plugin receives: each field (case id,
+    /// node id, business date, config text, vars text), in that order, as its length
+    /// (8 bytes, little-endian) followed by its UTF-8 bytes. The history records it with
+    /// every plugin run, so a replayed input can be proven to be the one that ran.
+    pub fn digest(&self) -> String {
+        let mut hasher = Sha256::new();
+        for field in [
+            self.case_id.as_str(),
+            self.node_id.as_str(),
+            self.business_date.as_str(),
+            &self.config,
+            self.vars.as_str(),
+        ] {
+            hasher.update((field.len() as u64).to_le_bytes());
+            hasher.update(field.as_bytes());
+        }
+        hex::encode(hasher.finalize())
+    }
 }
 
 /// A reason code (e.g. an adverse-action reason from a scorecard).
@@ -185,4 +226,40 @@ pub trait Plugins: Send + Sync + 'static {
         input: &StepInput,
         limits: &CallLimits,
     ) -> Result<CallReport, StepError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_input_digest_covers_every_field_with_its_length() {
+        let input = StepInput::new(
+            "c",
+            "n",
+            &json!({"card": "v1"}),
+            &json!({"amount": 100}),
+            "2026-03-01",
+        );
+        let mut framed = Vec::new();
+        for field in ["c", "n", "2026-03-01", r#"{"card":"v1"}"#, r#"{"amount":100}"#] {
+            framed.extend_from_slice(&(field.len() as u64).to_le_bytes());
+            framed.extend_from_slice(field.as_bytes());
+        }
+        assert_eq!(input.digest(), hex::encode(Sha256::digest(&framed)));
+
+        // Moving a byte from one field to the next changes the digest (the lengths frame them).
+        let shifted = StepInput {
+            case_id: "cn".into(),
+            node_id: String::new(),
+            ..input.clone()
+        };
+        assert_ne!(shifted.digest(), input.digest());
+        let other_vars = StepInput {
+            vars: r#"{"amount":101}"#.into(),
+            ..input.clone()
+        };
+        assert_ne!(other_vars.digest(), input.digest());
+    }
 }

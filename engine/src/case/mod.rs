@@ -221,8 +221,8 @@ pub fn step_input(flow: &Flow, state: &CaseState, node: &NodeId) -> Option<StepI
     Some(StepInput {
         case_id: state.case_id().to_string(),
         node_id: node.to_string(),
-        config: task.config.clone(),
-        vars: state.vars().clone(),
+        config: task.config_json.clone(),
+        vars: state.vars().to_string(),
         business_date: state.business_date().format("%Y-%m-%d").to_string(),
     })
 }

@@ -370,6 +370,7 @@ fn node_kind(
             };
             Some(NodeKind::Task(TaskNode {
                 plugin: plugin?,
+                config_json: config.to_string().into(),
                 config,
                 result: result.as_ref().map(|r| r.v.clone()),
                 retry: Retry {

@@ -238,6 +238,8 @@ pub struct TaskNode {
     pub plugin: PluginRef,
     /// The node's `config` (JSON object; `{}` when absent).
     pub config: serde_json::Value,
+    /// `config` as the JSON text every call of the node hands the plugin.
+    pub config_json: std::sync::Arc<str>,
     /// Variable the plugin's result document lands in.
     pub result: Option<String>,
     pub retry: Retry,

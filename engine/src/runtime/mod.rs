@@ -16,7 +16,7 @@ mod convert;
 
 use crate::case::{self, Actor, CaseId, CaseState, Command, Rejected, TaskId, TimerId};
 use crate::flow::{self, Diagnostic, Flow};
-use crate::plugin::{CallLimits, Plugins, StepInput};
+use crate::plugin::{CallLimits, Plugins};
 use crate::store::{
     self, ChainHead, Claim, CommitStats, FlowVersion, Lease, NewCase, Store, Time, Transition,
 };
@@ -24,7 +24,6 @@ use cache::{CaseCache, Live};
 use chrono::{DateTime, NaiveDate, Utc};
 use convert::{Dispatch, StepJob};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -215,25 +214,6 @@ impl<S: Store> Clone for Runtime<S> {
             inner: self.inner.clone(),
         }
     }
-}
-
-/// Lowercase hex SHA-256 of the canonical JSON of a plugin's input (keys sorted at every
-/// level), written straight from the input without copying it into a JSON value.
-pub fn input_digest(input: &StepInput) -> String {
-    use store::chain::{write_canonical, write_str};
-    let mut out = Vec::with_capacity(4096);
-    out.extend_from_slice(b"{\"business_date\":");
-    write_str(&input.business_date, &mut out);
-    out.extend_from_slice(b",\"case_id\":");
-    write_str(&input.case_id, &mut out);
-    out.extend_from_slice(b",\"config\":");
-    write_canonical(&input.config, &mut out);
-    out.extend_from_slice(b",\"node_id\":");
-    write_str(&input.node_id, &mut out);
-    out.extend_from_slice(b",\"vars\":");
-    write_canonical(&input.vars, &mut out);
-    out.push(b'}');
-    hex::encode(Sha256::digest(&out))
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -815,7 +795,7 @@ impl<S: Store> Runtime<S> {
             limits.timeout = timeout;
         }
         let (digest, result) = tokio::task::spawn_blocking(move || {
-            let digest = input_digest(&input);
+            let digest = input.digest();
             (digest, plugins.call(&plugin, &input, &limits))
         })
         .await
@@ -926,28 +906,5 @@ impl<S: Store> Runtime<S> {
         drop(guard);
         self.after_commit(&outcome, now, work);
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn input_digest_is_the_hash_of_the_canonical_input() {
-        let input = StepInput {
-            case_id: "c".into(),
-            node_id: "n".into(),
-            config: json!({"b": 1, "a": [true, {"y": null, "x": "é"}]}),
-            vars: json!({"z": 1.5, "amount": 100}),
-            business_date: "2026-03-01".into(),
-        };
-        let value = serde_json::to_value(&input).unwrap_or_default();
-        let canonical = store::chain::canonical_json(&value);
-        assert_eq!(
-            input_digest(&input),
-            hex::encode(Sha256::digest(canonical.as_bytes()))
-        );
     }
 }

@@ -36,13 +36,7 @@ fn bench_cache() -> std::path::PathBuf {
 }
 
 fn input(config: serde_json::Value) -> StepInput {
-    StepInput {
-        case_id: "bench-case".into(),
-        node_id: "bench-node".into(),
-        config,
-        vars: json!({ "amount": 120000, "applicant": { "name": "Li", "age": 41 } }),
-        business_date: "2024-06-30".into(),
-    }
+    StepInput::new("bench-case", "bench-node", &config, &json!({ "amount": 120000, "applicant": { "name": "Li", "age": 41 } }), "2024-06-30")
 }
 
 /// The smallest call there is: the raw plugin returns `{}` without parsing anything.

@@ -228,7 +228,7 @@ pub(crate) fn run(plugin: &LoadedPlugin, input: &StepInput, limits: &CallLimits)
         case_id: input.case_id.clone(),
         node_id: input.node_id.clone(),
         config: input.config.to_string(),
-        vars: input.vars.to_string(),
+        vars: input.vars.clone(),
         business_date: input.business_date.clone(),
     };
     let outcome = plugin

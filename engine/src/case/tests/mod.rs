@@ -79,6 +79,7 @@ pub(super) fn task(plugin: &str, result: &str, next: &str) -> NodeKind {
     NodeKind::Task(TaskNode {
         plugin: PluginRef::parse(plugin).unwrap(),
         config: json!({"card": "v1"}),
+        config_json: r#"{"card":"v1"}"#.into(),
         result: Some(result.to_string()),
         retry: Retry::default(),
         timeout: None,
@@ -90,6 +91,7 @@ pub(super) fn task_retry(plugin: &str, next: &str, attempts: u32, backoff: Durat
     NodeKind::Task(TaskNode {
         plugin: PluginRef::parse(plugin).unwrap(),
         config: json!({}),
+        config_json: "{}".into(),
         result: None,
         retry: Retry { attempts, backoff },
         timeout: Some(Duration::from_millis(250)),

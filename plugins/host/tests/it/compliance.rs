@@ -22,13 +22,7 @@ fn rules(text: &str) -> Value {
 }
 
 fn call(config: Value, vars: Value) -> Result<StepOutput, StepError> {
-    let input = StepInput {
-        case_id: "case-compliance".into(),
-        node_id: "compliance".into(),
-        config,
-        vars,
-        business_date: "2024-06-30".into(),
-    };
+    let input = StepInput::new("case-compliance", "compliance", &config, &vars, "2024-06-30");
     let report = registry()
         .call(
             &PluginRef::parse("compliance@1").unwrap(),

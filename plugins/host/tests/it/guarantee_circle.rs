@@ -21,13 +21,7 @@ fn corporate() -> Value {
 }
 
 fn call(config: Value, vars: Value) -> Result<StepOutput, StepError> {
-    let input = StepInput {
-        case_id: "case-guarantees".into(),
-        node_id: "guarantees".into(),
-        config,
-        vars,
-        business_date: "2024-06-30".into(),
-    };
+    let input = StepInput::new("case-guarantees", "guarantees", &config, &vars, "2024-06-30");
     let report = registry()
         .call(
             &PluginRef::parse("guarantee-circle@1").unwrap(),

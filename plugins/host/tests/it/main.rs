@@ -52,13 +52,7 @@ fn raw() -> &'static LoadedPlugin {
 }
 
 fn input(config: Value) -> StepInput {
-    StepInput {
-        case_id: "case-1".into(),
-        node_id: "node-a".into(),
-        config,
-        vars: json!({ "amount": 1200, "applicant": { "name": "Li" } }),
-        business_date: "2024-03-31".into(),
-    }
+    StepInput::new("case-1", "node-a", &config, &json!({ "amount": 1200, "applicant": { "name": "Li" } }), "2024-03-31")
 }
 
 fn mode(mode: &str) -> StepInput {

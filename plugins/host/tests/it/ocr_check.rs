@@ -42,13 +42,7 @@ fn retail_vars() -> Value {
 }
 
 fn call(config: Value, vars: Value) -> Result<StepOutput, engine::plugin::StepError> {
-    let input = StepInput {
-        case_id: "case-ocr".into(),
-        node_id: "documents".into(),
-        config,
-        vars,
-        business_date: "2025-06-30".into(),
-    };
+    let input = StepInput::new("case-ocr", "documents", &config, &vars, "2025-06-30");
     let report = registry()
         .call(
             &PluginRef::parse("ocr-check@1").unwrap(),

@@ -17,13 +17,8 @@ fn registry() -> &'static Registry {
 }
 
 fn call(card: &str, vars: Value) -> Result<StepOutput, engine::plugin::StepError> {
-    let input = StepInput {
-        case_id: "case-score".into(),
-        node_id: "score".into(),
-        config: serde_json::from_str(card).unwrap(),
-        vars,
-        business_date: "2025-06-30".into(),
-    };
+    let config: serde_json::Value = serde_json::from_str(card).unwrap();
+    let input = StepInput::new("case-score", "score", &config, &vars, "2025-06-30");
     let report = registry()
         .call(
             &PluginRef::parse("scorecard@1").unwrap(),

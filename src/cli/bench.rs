@@ -191,7 +191,8 @@ pub(crate) async fn run(args: BenchArgs) -> Result<ExitCode> {
         .collect();
     latencies.sort_unstable();
     let stats = rt.stats();
-    let transitions = stats.commit.transitions - base_stats.commit.transitions;
+    let transitions = stats.transitions - base_stats.transitions;
+    let commits = stats.commit.transitions - base_stats.commit.transitions;
     let transactions = stats.commit.transactions - base_stats.commit.transactions;
     let secs = elapsed.as_secs_f64().max(1e-9);
     let events: i64 = store
@@ -208,7 +209,7 @@ pub(crate) async fn run(args: BenchArgs) -> Result<ExitCode> {
     println!("  elapsed        {secs:.2} s");
     println!("  cases/s        {:.0}", args.cases as f64 / secs);
     println!(
-        "  transitions/s  {:.0}  ({transitions} transitions, {} plugin steps)",
+        "  transitions/s  {:.0}  ({transitions} state-machine transitions, {} of them plugin results; {commits} commits)",
         transitions as f64 / secs,
         stats.steps - base_stats.steps
     );
@@ -219,8 +220,8 @@ pub(crate) async fn run(args: BenchArgs) -> Result<ExitCode> {
         latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3
     );
     println!(
-        "  group commit   {transactions} fsync'd transactions, mean {:.1} transitions each (max {})",
-        transitions as f64 / (transactions.max(1) as f64),
+        "  group commit   {transactions} fsync'd transactions, mean {:.1} commits each (max {})",
+        commits as f64 / (transactions.max(1) as f64),
         stats.commit.max_batch
     );
     println!("  events         {events} stored");

@@ -331,7 +331,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = write(&dir, "in.json", r#"{"amount": 5}"#);
         let input = read_input(&path, None).unwrap();
-        assert_eq!(input.vars, json!({ "amount": 5 }));
+        assert_eq!(input.vars, r#"{"amount":5}"#);
         assert_eq!(&*input.config, "{}");
         assert_eq!(input.case_id, "plugin-test");
         assert!(is_date(&input.business_date), "{}", input.business_date);

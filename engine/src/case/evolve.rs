@@ -9,6 +9,7 @@ use super::ids::TaskId;
 use super::state::{Act, CaseState, CaseStatus, Task, Timer, Token, Wait};
 use crate::flow::{Flow, NodeId, NodeKind};
 use serde_json::Value;
+use std::sync::Arc;
 
 impl CaseState {
     fn next_attempt(&mut self, node: &NodeId) -> u32 {
@@ -89,7 +90,9 @@ impl CaseState {
                 if let Some(t) = self.tokens.get_mut(token) {
                     t.wait = Wait::Moving;
                 }
-                if let (Some(name), Value::Object(vars)) = (result_var, &mut self.vars) {
+                if let Some(name) = result_var
+                    && let Value::Object(vars) = Arc::make_mut(&mut self.vars)
+                {
                     vars.insert(name.clone(), output.result.clone());
                 }
             }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -153,8 +154,9 @@ pub struct CaseState {
     pub(super) business_date: NaiveDate,
     pub(super) started_at: DateTime<Utc>,
     pub(super) updated_at: DateTime<Utc>,
-    /// Case variables: always a JSON object.
-    pub(super) vars: Value,
+    /// Case variables: always a JSON object. Shared between clones of the state until a
+    /// step result changes them (the runtime clones the state for every transition).
+    pub(super) vars: Arc<Value>,
     pub(super) tokens: BTreeMap<TokenId, Token>,
     pub(super) next_token: u32,
     pub(super) tasks: BTreeMap<TaskId, Task>,
@@ -259,7 +261,7 @@ impl CaseState {
             business_date: *business_date,
             started_at: *at,
             updated_at: *at,
-            vars,
+            vars: Arc::new(vars),
             tokens: BTreeMap::new(),
             next_token: 0,
             tasks: BTreeMap::new(),

@@ -14,9 +14,11 @@
 mod cache;
 mod convert;
 
-use crate::case::{self, Actor, CaseId, CaseState, Command, Rejected, TaskId, TimerId};
+use crate::case::{
+    self, Actor, CaseId, CaseState, Command, Decision, Effect, Rejected, TaskId, TimerId,
+};
 use crate::flow::{self, Diagnostic, Flow};
-use crate::plugin::{CallLimits, Plugins};
+use crate::plugin::{CallLimits, PluginRef, Plugins, StepInput};
 use crate::store::{
     self, ChainHead, Claim, CommitStats, FlowVersion, Lease, NewCase, Store, Time, Transition,
 };
@@ -99,6 +101,9 @@ pub struct Config {
     pub idle_floor: Duration,
     pub idle_ceiling: Duration,
     pub call_limits: CallLimits,
+    /// Plugin runs folded into one transition at most (see `Runtime::advance`): the
+    /// automatic steps that follow a command run at once and commit together.
+    pub chain_steps: usize,
 }
 
 impl Default for Config {
@@ -115,6 +120,7 @@ impl Default for Config {
             idle_floor: Duration::from_millis(10),
             idle_ceiling: Duration::from_millis(250),
             call_limits: CallLimits::default(),
+            chain_steps: 32,
         }
     }
 }
@@ -150,6 +156,8 @@ pub struct RuntimeStats {
     pub steps: u64,
     /// Wall time spent inside plugin calls, as the plugin host reports it.
     pub plugin_us: u64,
+    /// State-machine transitions applied (commands, including steps folded into the
+    /// transition before them); `commit.transitions` counts the store commits.
     pub transitions: u64,
     pub conflicts: u64,
     pub stale: u64,
@@ -369,6 +377,12 @@ impl<S: Store> Runtime<S> {
             business_date,
         };
         let (state, decision) = case::start(&flow, start, now)?;
+        let (state, decision) = if run_here {
+            self.advance(&flow, state, decision).await?
+        } else {
+            (state, decision)
+        };
+        let now = self.inner.clock.now();
         let genesis = ChainHead::genesis();
         let (mut t, work) = convert::transition(
             case_id,
@@ -447,6 +461,22 @@ impl<S: Store> Runtime<S> {
         };
         let now = self.inner.clock.now();
         let (state, decision) = case::transition(&live.flow, &live.state, cmd, now)?;
+        let (state, decision) = if run_here {
+            let flow = live.flow.clone();
+            match self.advance(&flow, state, decision).await {
+                Ok(r) => r,
+                Err(e) => {
+                    *guard = None;
+                    return Err(e);
+                }
+            }
+        } else {
+            (state, decision)
+        };
+        let Some(live) = guard.as_mut() else {
+            return Err(Error::Store(store::Error::CaseNotFound(case_id)));
+        };
+        let now = self.inner.clock.now();
         let (t, work) = convert::transition(
             case_id,
             &live.head,
@@ -759,81 +789,39 @@ impl<S: Store> Runtime<S> {
 
     async fn run_step(&self, case_id: Uuid, job: StepJob, lease: Lease) -> Result<()> {
         let slot = lock(&self.inner.cases).slot(case_id);
-        // Phase 1, under the case lock: is this run still wanted, and with what input?
-        let (input, plugin) = {
-            let mut guard = slot.lock().await;
-            self.ensure_loaded(&mut guard, case_id).await?;
-            let Some(live) = guard.as_ref() else {
-                return Ok(());
-            };
-            let pending = live
-                .state
-                .pending_steps()
-                .any(|(n, a, _)| *n == job.node && a == job.attempt);
-            let input = case::step_input(&live.flow, &live.state, &job.node);
-            match (pending, input) {
-                (true, Some(input)) => (input, job.plugin_ref()?),
-                _ => {
-                    let head = live.head.clone();
-                    drop(guard);
-                    return self.drop_job(case_id, lease, head).await;
-                }
-            }
-        };
-        // Phase 2, no lock held: the plugin call, on a blocking thread.
-        let permit = self
-            .inner
-            .plugin_slots
-            .acquire()
-            .await
-            .map_err(|_| Error::BadJob {
-                message: "the plugin pool is closed".into(),
-            })?;
-        let plugins = self.inner.plugins.clone();
-        let mut limits = self.inner.cfg.call_limits;
-        if let Some(timeout) = job.timeout() {
-            limits.timeout = timeout;
-        }
-        let (digest, result) = tokio::task::spawn_blocking(move || {
-            let digest = input.digest();
-            (digest, plugins.call(&plugin, &input, &limits))
-        })
-        .await
-        .map_err(|e| Error::BadJob {
-            message: format!("plugin call panicked: {e}"),
-        })?;
-        drop(permit);
-        self.inner.counters.steps.fetch_add(1, Ordering::Relaxed);
-        if let Ok(report) = &result {
-            let us = report.duration.as_micros() as u64;
-            self.inner
-                .counters
-                .plugin_us
-                .fetch_add(us, Ordering::Relaxed);
-        }
-
-        // Phase 3, under the case lock again: decide and commit with the job's completion.
-        let cmd = match result {
-            Ok(report) => Command::StepSucceeded {
-                node: job.node.clone(),
-                attempt: job.attempt,
-                report,
-                input_digest: digest,
-            },
-            Err(error) => Command::StepFailed {
-                node: job.node.clone(),
-                attempt: job.attempt,
-                error,
-                build: None,
-            },
-        };
+        // The case lock is held throughout: the plugin run, and every step chained after it
+        // (`advance`), see the state they commit against; other commands on this case wait.
         let mut guard = slot.lock().await;
         self.ensure_loaded(&mut guard, case_id).await?;
         let Some(live) = guard.as_ref() else {
             return Ok(());
         };
+        let pending = live
+            .state
+            .pending_steps()
+            .any(|(n, a, _)| *n == job.node && a == job.attempt);
+        let input = case::step_input(&live.flow, &live.state, &job.node);
+        let (true, Some(input)) = (pending, input) else {
+            // The case moved on (cancelled, or the run was superseded): drop the job.
+            let head = live.head.clone();
+            drop(guard);
+            return self.drop_job(case_id, lease, head).await;
+        };
+        let flow = live.flow.clone();
+        let cmd = self
+            .call_plugin(
+                job.plugin_ref()?,
+                input,
+                job.timeout(),
+                job.node.clone(),
+                job.attempt,
+            )
+            .await?;
+        let Some(live) = guard.as_ref() else {
+            return Ok(());
+        };
         let now = self.inner.clock.now();
-        let (state, decision) = match case::transition(&live.flow, &live.state, cmd, now) {
+        let (state, decision) = match case::transition(&flow, &live.state, cmd, now) {
             Ok(r) => r,
             Err(Rejected::Stale { .. } | Rejected::CaseClosed { .. }) => {
                 let head = live.head.clone();
@@ -842,6 +830,17 @@ impl<S: Store> Runtime<S> {
             }
             Err(other) => return Err(other.into()),
         };
+        let (state, decision) = match self.advance(&flow, state, decision).await {
+            Ok(r) => r,
+            Err(e) => {
+                *guard = None;
+                return Err(e);
+            }
+        };
+        let Some(live) = guard.as_ref() else {
+            return Ok(());
+        };
+        let now = self.inner.clock.now();
         let (mut t, work) = convert::transition(
             case_id,
             &live.head,
@@ -856,6 +855,129 @@ impl<S: Store> Runtime<S> {
         drop(guard);
         self.after_commit(&outcome, now, work);
         Ok(())
+    }
+
+    /// Runs one plugin call on the blocking pool (at most `plugin_threads` at once) and
+    /// turns its report into the command that answers the run.
+    async fn call_plugin(
+        &self,
+        plugin: PluginRef,
+        input: StepInput,
+        timeout: Option<Duration>,
+        node: crate::flow::NodeId,
+        attempt: u32,
+    ) -> Result<Command> {
+        let permit = self
+            .inner
+            .plugin_slots
+            .acquire()
+            .await
+            .map_err(|_| Error::BadJob {
+                message: "the plugin pool is closed".into(),
+            })?;
+        let plugins = self.inner.plugins.clone();
+        let mut limits = self.inner.cfg.call_limits;
+        if let Some(timeout) = timeout {
+            limits.timeout = timeout;
+        }
+        let (digest, result) = tokio::task::spawn_blocking(move || {
+            let digest = input.digest();
+            (digest, plugins.call(&plugin, &input, &limits))
+        })
+        .await
+        .map_err(|e| Error::BadJob {
+            message: format!("plugin call panicked: {e}"),
+        })?;
+        drop(permit);
+        self.inner.counters.steps.fetch_add(1, Ordering::Relaxed);
+        Ok(match result {
+            Ok(report) => {
+                let us = report.duration.as_micros() as u64;
+                self.inner
+                    .counters
+                    .plugin_us
+                    .fetch_add(us, Ordering::Relaxed);
+                Command::StepSucceeded {
+                    node,
+                    attempt,
+                    report,
+                    input_digest: digest,
+                }
+            }
+            Err(error) => Command::StepFailed {
+                node,
+                attempt,
+                error,
+                build: None,
+            },
+        })
+    }
+
+    /// Runs, here and now, the plugin steps a decision asks for at once, folding each
+    /// result into the same transition, until the case waits for something else (a
+    /// person, the clock, a retry's backoff), ends, or `chain_steps` runs were made.
+    ///
+    /// Nothing of it is acknowledged before the one transaction holding all of it is on
+    /// disk; plugins are pure, so a crash before that commit only means they run again
+    /// from the last committed state. Steps not run here become jobs as usual.
+    async fn advance(
+        &self,
+        flow: &Arc<Flow>,
+        mut state: CaseState,
+        mut decision: Decision,
+    ) -> Result<(CaseState, Decision)> {
+        let budget = self.inner.cfg.chain_steps;
+        let mut runs = 0usize;
+        loop {
+            let now = self.inner.clock.now();
+            let all_due_steps = !decision.effects.is_empty()
+                && decision
+                    .effects
+                    .iter()
+                    .all(|e| matches!(e, Effect::RunPlugin { due, .. } if *due <= now));
+            if !all_due_steps || runs >= budget {
+                return Ok((state, decision));
+            }
+            for effect in std::mem::take(&mut decision.effects) {
+                let Effect::RunPlugin {
+                    node,
+                    attempt,
+                    plugin,
+                    timeout,
+                    ..
+                } = &effect
+                else {
+                    decision.effects.push(effect);
+                    continue;
+                };
+                let pending = state
+                    .pending_steps()
+                    .any(|(n, a, _)| n == node && a == *attempt);
+                if !pending {
+                    // Cancelled by a step run earlier in this chain: nothing to enqueue.
+                    continue;
+                }
+                let input = match case::step_input(flow, &state, node) {
+                    Some(input) if runs < budget => input,
+                    _ => {
+                        decision.effects.push(effect);
+                        continue;
+                    }
+                };
+                let cmd = self
+                    .call_plugin(plugin.clone(), input, *timeout, node.clone(), *attempt)
+                    .await?;
+                runs += 1;
+                let (next, d) = case::transition(flow, &state, cmd, self.inner.clock.now())?;
+                self.inner
+                    .counters
+                    .transitions
+                    .fetch_add(1, Ordering::Relaxed);
+                state = next;
+                decision.events.extend(d.events);
+                decision.effects.extend(d.effects);
+            }
+        }
     }
 
     async fn run_timer(&self, case_id: Uuid, timer_id: &str) -> Result<()> {
@@ -887,6 +1009,18 @@ impl<S: Store> Runtime<S> {
             Err(Rejected::TimerNotDue { .. }) => return Ok(()),
             Err(other) => return Err(other.into()),
         };
+        let flow = live.flow.clone();
+        let (state, decision) = match self.advance(&flow, state, decision).await {
+            Ok(r) => r,
+            Err(e) => {
+                *guard = None;
+                return Err(e);
+            }
+        };
+        let Some(live) = guard.as_ref() else {
+            return Ok(());
+        };
+        let now = self.inner.clock.now();
         let (mut t, work) = convert::transition(
             case_id,
             &live.head,

@@ -15,25 +15,15 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, mpsc};
 use uuid::Uuid;
 
-/// Without `--input`, the bench uses every automatic-path sample of the retail-loan flow:
-/// `auto-*.json` in this folder (approvals and automatic rejections).
-const DEFAULT_SAMPLES: &str = "workflows/samples/retail-loan";
-
+/// Without `--input`, the bench uses every automatic-path sample of the retail-loan flow
+/// (approvals and automatic rejections), as bundled in the binary.
 fn default_inputs() -> Result<Vec<serde_json::Value>> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(DEFAULT_SAMPLES)
-        .with_context(|| format!("reading {DEFAULT_SAMPLES} (or pass --input)"))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("auto-") && n.ends_with(".json"))
+    crate::cli::bundled::RETAIL_AUTO_SAMPLES
+        .iter()
+        .map(|(name, text)| {
+            serde_json::from_str(text).with_context(|| format!("bundled sample {name}"))
         })
-        .collect();
-    paths.sort();
-    if paths.is_empty() {
-        bail!("no auto-*.json samples in {DEFAULT_SAMPLES}; pass --input");
-    }
-    paths.iter().map(|p| read_json(p)).collect()
+        .collect()
 }
 
 #[derive(Args, Debug)]
@@ -44,8 +34,8 @@ pub(crate) struct BenchArgs {
     /// Database; a fresh temporary file when absent (removed afterwards).
     #[arg(long)]
     db: Option<String>,
-    /// The flow to run.
-    #[arg(long, default_value = "workflows/retail-loan.yaml")]
+    /// The flow to run: a file, or a bundled flow's name.
+    #[arg(long, default_value = "retail-loan")]
     flow: String,
     /// Case input: a JSON object, or an array (case i uses element i % len).
     #[arg(long)]

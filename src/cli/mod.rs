@@ -2,6 +2,7 @@
 
 pub(crate) mod audit;
 pub(crate) mod bench;
+pub(crate) mod bundled;
 pub(crate) mod cases;
 pub(crate) mod graph;
 pub(crate) mod history;

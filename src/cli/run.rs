@@ -46,23 +46,29 @@ pub(crate) fn runtime(store: SqliteStore, config: Config) -> Result<Runtime<Sqli
 }
 
 /// A flow argument: a YAML path, or the name of a bundled flow in `workflows/`.
-pub(crate) fn flow_path(flow: &str) -> Result<PathBuf> {
-    let direct = PathBuf::from(flow);
-    if direct.is_file() {
-        return Ok(direct);
-    }
-    let bundled = Path::new("workflows").join(format!("{flow}.yaml"));
-    if bundled.is_file() {
-        return Ok(bundled);
-    }
-    bail!("flow `{flow}`: no such file (nor workflows/{flow}.yaml)")
-}
-
+/// A flow by file path, else `workflows/<name>.yaml` under the current directory, else
+/// the copy of a bundled flow inside this binary: `(file name for messages, YAML)`.
 pub(crate) fn read_flow(flow: &str) -> Result<(String, String)> {
-    let path = flow_path(flow)?;
-    let yaml =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    Ok((path.display().to_string(), yaml))
+    let direct = PathBuf::from(flow);
+    let local = Path::new("workflows").join(format!("{flow}.yaml"));
+    for path in [direct, local] {
+        if path.is_file() {
+            let yaml = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            return Ok((path.display().to_string(), yaml));
+        }
+    }
+    match crate::cli::bundled::flow(flow) {
+        Some(yaml) => Ok((format!("workflows/{flow}.yaml (bundled)"), yaml.to_string())),
+        None => bail!(
+            "flow `{flow}`: no such file (nor workflows/{flow}.yaml); bundled flows: {}",
+            crate::cli::bundled::FLOWS
+                .iter()
+                .map(|(n, _)| *n)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
 }
 
 pub(crate) fn read_json(path: &Path) -> Result<serde_json::Value> {

@@ -1,15 +1,21 @@
 //! Plugin host figures: per-call overhead with a fresh instance (p50, p99), calls/s
-//! on 2 threads for three allocation strategies, and cold (compile) vs warm (cached
-//! artifact) load time per plugin.
+//! on 2 threads for three allocation strategies; the real calls of the retail-loan
+//! automatic path (node configs from workflows/retail-loan.yaml, case variables from
+//! workflows/samples/retail-loan/*.json plus the earlier steps' results) with p50/p99,
+//! calls/s and CPU per call; and cold (compile) vs warm (cached artifact) load time per
+//! plugin.
 //!
 //! `cargo bench -p plugin-host --bench plugin_calls` prints the figures first, then
 //! runs the criterion benchmarks; `PLUGIN_BENCH=figures` or `PLUGIN_BENCH=criterion`
-//! runs only one of the two.
+//! runs only one of the two; `PLUGIN_BENCH=path` prints only the retail-loan path.
 
 use criterion::Criterion;
+use engine::flow::NodeKind;
 use engine::plugin::{CallLimits, StepInput};
 use plugin_host::{Host, HostConfig, LoadSource, LoadedPlugin, Registry};
-use serde_json::json;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The allocation strategies compared: wasmtime's on-demand allocator, the pooling
@@ -107,7 +113,175 @@ fn calls_per_second(plugin: &LoadedPlugin, input: &StepInput, threads: usize) ->
     total as f64 / started.elapsed().as_secs_f64()
 }
 
+/// The repository's `workflows/` folder.
+fn workflows_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../workflows")
+}
+
+/// The business date of the retail-loan path calls (the samples' expected outcomes hold
+/// for any date from 2026 to 2040).
+const BUSINESS_DATE: &str = "2026-06-30";
+
+/// One task node of the retail-loan automatic path with the inputs the runtime would
+/// give it for each sample case.
+struct PathNode {
+    node: String,
+    plugin: Arc<LoadedPlugin>,
+    inputs: Vec<StepInput>,
+}
+
+/// The retail-loan flow's task nodes (documents, score, compliance) in path order, each
+/// with one input per sample: the sample as the case variables, plus the result of every
+/// earlier step under its `result` name, as the runtime builds them.
+fn retail_loan_path(registry: &Registry) -> Vec<PathNode> {
+    let file = workflows_dir().join("retail-loan.yaml");
+    let yaml = std::fs::read_to_string(&file).expect("retail-loan.yaml");
+    let (flow, _) = engine::flow::load("retail-loan.yaml", &yaml, Some(registry))
+        .unwrap_or_else(|d| panic!("retail-loan.yaml does not load: {d:?}"));
+    let mut samples: Vec<PathBuf> = std::fs::read_dir(workflows_dir().join("samples/retail-loan"))
+        .expect("samples")
+        .map(|e| e.expect("sample").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    samples.sort();
+    let mut vars: Vec<Value> = samples
+        .iter()
+        .map(|p| serde_json::from_str(&std::fs::read_to_string(p).expect("sample")).expect("JSON"))
+        .collect();
+    let mut nodes = Vec::new();
+    for id in ["documents", "score", "compliance"] {
+        let node = flow.get(id).expect("retail-loan node");
+        let NodeKind::Task(task) = &node.kind else {
+            panic!("{id} is not a task node")
+        };
+        let plugin = registry.resolve(&task.plugin).expect("bundled plugin").clone();
+        let limits = CallLimits::default();
+        let mut inputs = Vec::new();
+        for (case, vars) in vars.iter_mut().enumerate() {
+            let input = StepInput {
+                case_id: format!("bench-case-{case}"),
+                node_id: id.to_string(),
+                config: task.config_json.clone(),
+                vars: vars.to_string(),
+                business_date: BUSINESS_DATE.into(),
+            };
+            let output = plugin
+                .call(&input, &limits)
+                .report
+                .output
+                .unwrap_or_else(|e| panic!("{id} on sample {case}: {e}"));
+            if let (Some(name), Value::Object(map)) = (&task.result, vars) {
+                map.insert(name.clone(), output.result);
+            }
+            inputs.push(input);
+        }
+        nodes.push(PathNode {
+            node: id.to_string(),
+            plugin,
+            inputs,
+        });
+    }
+    nodes
+}
+
+/// CPU time this thread has used, from /proc/thread-self/schedstat (Linux, ns precision).
+fn thread_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: u64 = stat.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(ns))
+}
+
+/// Calls/s on `threads` threads cycling through `inputs`, and CPU per call when known.
+fn path_throughput(
+    plugin: &LoadedPlugin,
+    inputs: &[StepInput],
+    threads: usize,
+) -> (f64, Option<Duration>) {
+    let limits = CallLimits::default();
+    let run_for = Duration::from_secs(2);
+    let started = Instant::now();
+    let per_thread: Vec<(usize, Option<Duration>)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let cpu_before = thread_cpu();
+                    let mut done = 0;
+                    while started.elapsed() < run_for {
+                        for input in inputs {
+                            assert!(plugin.call(input, &limits).report.output.is_ok());
+                        }
+                        done += inputs.len();
+                    }
+                    let cpu = cpu_before.zip(thread_cpu()).map(|(a, b)| b - a);
+                    (done, cpu)
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().expect("worker")).collect()
+    });
+    let calls: usize = per_thread.iter().map(|(n, _)| n).sum();
+    let cpu: Option<Duration> = per_thread.iter().map(|(_, c)| *c).sum();
+    (
+        calls as f64 / started.elapsed().as_secs_f64(),
+        cpu.map(|c| c / calls as u32),
+    )
+}
+
+/// The retail-loan automatic path's three real plugin calls on the default host.
+fn retail_loan_figures() {
+    let mut registry = Registry::new(host(true, 2 << 20, Some(bench_cache())));
+    registry.add_bundled().expect("bundled plugins");
+    let nodes = retail_loan_path(&registry);
+    let mut total_p50 = Duration::ZERO;
+    let mut total_cpu = Some(Duration::ZERO);
+    for node in &nodes {
+        let limits = CallLimits::default();
+        for input in &node.inputs {
+            for _ in 0..50 {
+                assert!(node.plugin.call(input, &limits).report.output.is_ok());
+            }
+        }
+        let rounds = 2_000;
+        let mut samples = Vec::with_capacity(rounds * node.inputs.len());
+        for _ in 0..rounds {
+            for input in &node.inputs {
+                let started = Instant::now();
+                let call = node.plugin.call(input, &limits);
+                samples.push(started.elapsed());
+                assert!(call.report.output.is_ok());
+            }
+        }
+        samples.sort();
+        let (p50, p99) = (percentile(&samples, 0.5), percentile(&samples, 0.99));
+        let (two, cpu) = path_throughput(&node.plugin, &node.inputs, 2);
+        total_p50 += p50;
+        total_cpu = total_cpu.zip(cpu).map(|(t, c)| t + c);
+        let config = node.inputs[0].config.len();
+        let vars = node.inputs.iter().map(|i| i.vars.len()).sum::<usize>() / node.inputs.len();
+        println!(
+            "retail-loan {:10} {:16} config {:>5} B, vars ~{:>5} B: p50 {}  p99 {}  | {:.0} calls/s on 2 threads, CPU per call {}",
+            node.node,
+            node.plugin.id(),
+            config,
+            vars,
+            us(p50),
+            us(p99),
+            two,
+            cpu.map_or("n/a".into(), us),
+        );
+    }
+    println!(
+        "retail-loan path (3 calls): p50 sum {}, CPU per case {}",
+        us(total_p50),
+        total_cpu.map_or("n/a".into(), us)
+    );
+}
+
 fn figures() {
+    retail_loan_figures();
+    if std::env::var("PLUGIN_BENCH").is_ok_and(|v| v == "path") {
+        return;
+    }
     println!(
         "== plugin host figures ({} CPUs) ==",
         std::thread::available_parallelism().map_or(0, |n| n.get())
@@ -217,12 +391,13 @@ fn criterion_benches(c: &mut Criterion) {
 
 fn main() {
     // Criterion parses the command line itself, so the choice goes through the
-    // environment: PLUGIN_BENCH=figures (figures only) or PLUGIN_BENCH=criterion.
+    // environment: PLUGIN_BENCH=figures (figures only), =path (the retail-loan path
+    // only) or =criterion.
     let only = std::env::var("PLUGIN_BENCH").unwrap_or_default();
     if only != "criterion" {
         figures();
     }
-    if only == "figures" {
+    if only == "figures" || only == "path" {
         return;
     }
     let mut criterion = Criterion::default()

@@ -26,6 +26,12 @@
 //!
 //! plugin_sdk::export_plugin!(Greeter);
 //! ```
+//!
+//! [`Plugin`] hands the config and case variables over as `serde_json::Value` trees.
+//! A plugin on the hot path of a flow implements [`TextPlugin`] instead (and calls
+//! `export_text_plugin!`): it gets the JSON text and reads only what it needs, straight
+//! into typed structs ([`json`]), and writes its result as text. Building every `Value`
+//! of a few kilobytes of input and output is most of the cost of a call otherwise.
 
 // The generated bindings name the runtime as `plugin_sdk::…` so that plugin crates
 // need no direct dependency on wit-bindgen; this alias makes the same paths resolve
@@ -34,8 +40,11 @@ extern crate self as plugin_sdk;
 
 pub use serde_json::{self, Value, json};
 
+pub mod json;
 pub mod log;
 pub mod path;
+
+pub use json::{Json, ParseError, Vars};
 
 /// What a plugin says about itself.
 #[derive(Debug, Clone, PartialEq)]
@@ -92,6 +101,72 @@ impl Error {
 pub trait Plugin {
     fn describe() -> Info;
     fn run(input: Input) -> Result<Output, Error>;
+}
+
+/// One call's input as the host sends it: the JSON documents stay text until read.
+#[derive(Debug, Clone)]
+pub struct TextInput<'a> {
+    pub case_id: &'a str,
+    pub node_id: &'a str,
+    /// The node config (syntax checked, not parsed).
+    pub config: Json<'a>,
+    /// The case variables (syntax checked, top level indexed).
+    pub vars: Vars<'a>,
+    /// `YYYY-MM-DD`.
+    pub business_date: &'a str,
+}
+
+impl<'a> TextInput<'a> {
+    /// Checks the syntax of both documents; an error has code `invalid_input`.
+    pub fn new(
+        case_id: &'a str,
+        node_id: &'a str,
+        config: &'a str,
+        vars: &'a str,
+        business_date: &'a str,
+    ) -> Result<Self, Error> {
+        let invalid = |field: &str, e: ParseError| {
+            Error::new(
+                __private::INVALID_INPUT,
+                format!("input field `{field}` is not valid JSON: {}", e.message),
+            )
+        };
+        Ok(Self {
+            case_id,
+            node_id,
+            config: Json::document(config).map_err(|e| invalid("config", e))?,
+            vars: Vars::parse(vars).map_err(|e| invalid("vars", e))?,
+            business_date,
+        })
+    }
+}
+
+/// A [`TextPlugin`]'s output: the result document is JSON text.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TextOutput {
+    /// The result document as JSON text (see [`to_json`]).
+    pub result: String,
+    pub outcome: Option<String>,
+    pub score: Option<f64>,
+    pub reasons: Vec<Reason>,
+}
+
+/// A result document as JSON text. Fails (code `invalid_output`) only for data JSON
+/// cannot hold, such as a map with non-string keys.
+pub fn to_json<T: serde::Serialize + ?Sized>(result: &T) -> Result<String, Error> {
+    serde_json::to_string(result).map_err(|e| {
+        Error::new(
+            __private::INVALID_OUTPUT,
+            format!("the result could not be encoded as JSON: {e}"),
+        )
+    })
+}
+
+/// A plugin that reads its input as JSON text ([`TextInput`]) and writes its result as
+/// text. Export it with `export_text_plugin!`.
+pub trait TextPlugin {
+    fn describe() -> Info;
+    fn run(input: &TextInput<'_>) -> Result<TextOutput, Error>;
 }
 
 /// Component bindings for the `docket:plugin/step` world (plugins/wit).
@@ -151,11 +226,48 @@ macro_rules! export_plugin {
     };
 }
 
-/// Glue used by [`export_plugin!`]; not part of the public API.
+/// Exports a [`TextPlugin`] implementation as the component's `step` world; like
+/// [`export_plugin!`] otherwise.
+#[macro_export]
+macro_rules! export_text_plugin {
+    ($plugin:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            struct DocketPluginExport;
+
+            impl $crate::bindings::Guest for DocketPluginExport {
+                fn describe() -> $crate::bindings::docket::plugin::types::Info {
+                    $crate::__private::describe_text::<$plugin>()
+                }
+
+                fn run(
+                    input: $crate::bindings::docket::plugin::types::StepInput,
+                ) -> ::core::result::Result<
+                    $crate::bindings::docket::plugin::types::StepOutput,
+                    $crate::bindings::docket::plugin::types::StepError,
+                > {
+                    $crate::__private::run_text::<$plugin>(input)
+                }
+            }
+
+            $crate::bindings::__export_step_world!(
+                DocketPluginExport with_types_in $crate::bindings
+            );
+        };
+
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: () = {
+            fn assert_plugin<P: $crate::TextPlugin>() {}
+            let _ = assert_plugin::<$plugin>;
+        };
+    };
+}
+
+/// Glue used by [`export_plugin!`] and [`export_text_plugin!`]; not part of the public API.
 #[doc(hidden)]
 pub mod __private {
     use crate::bindings::docket::plugin::types as wit;
-    use crate::{Error, Input, Plugin};
+    use crate::{Error, Info, Input, Output, Plugin, Reason, TextInput, TextOutput, TextPlugin};
 
     pub use wit_bindgen;
 
@@ -166,7 +278,14 @@ pub mod __private {
     pub const INVALID_OUTPUT: &str = "invalid_output";
 
     pub fn describe<P: Plugin>() -> wit::Info {
-        let info = P::describe();
+        wit_info(P::describe())
+    }
+
+    pub fn describe_text<P: TextPlugin>() -> wit::Info {
+        wit_info(P::describe())
+    }
+
+    fn wit_info(info: Info) -> wit::Info {
         wit::Info {
             name: info.name,
             version: info.version,
@@ -178,6 +297,38 @@ pub mod __private {
     pub fn run<P: Plugin>(input: wit::StepInput) -> Result<wit::StepOutput, wit::StepError> {
         let input = decode_input(input).map_err(to_wit_error)?;
         let output = P::run(input).map_err(to_wit_error)?;
+        let Output {
+            result,
+            outcome,
+            score,
+            reasons,
+        } = output;
+        wit_output(
+            TextOutput {
+                result: result.to_string(),
+                outcome,
+                score,
+                reasons,
+            },
+        )
+    }
+
+    pub fn run_text<P: TextPlugin>(
+        input: wit::StepInput,
+    ) -> Result<wit::StepOutput, wit::StepError> {
+        let input = TextInput::new(
+            &input.case_id,
+            &input.node_id,
+            &input.config,
+            &input.vars,
+            &input.business_date,
+        )
+        .map_err(to_wit_error)?;
+        let output = P::run(&input).map_err(to_wit_error)?;
+        wit_output(output)
+    }
+
+    fn wit_output(output: TextOutput) -> Result<wit::StepOutput, wit::StepError> {
         if let Some(score) = output.score
             && !score.is_finite()
         {
@@ -187,13 +338,13 @@ pub mod __private {
             )));
         }
         Ok(wit::StepOutput {
-            result: output.result.to_string(),
+            result: output.result,
             outcome: output.outcome,
             score: output.score,
             reasons: output
                 .reasons
                 .into_iter()
-                .map(|r| wit::Reason {
+                .map(|r: Reason| wit::Reason {
                     code: r.code,
                     message: r.message,
                     weight: r.weight,
@@ -306,6 +457,47 @@ mod tests {
         let err = __private::run::<Echo>(wit_input("{", "{}")).unwrap_err();
         assert_eq!(err.code, __private::INVALID_INPUT);
         assert!(err.message.contains("`config`"), "{}", err.message);
+    }
+
+    /// The same plugin on the text interface: reads one variable, writes typed output.
+    struct Sum;
+
+    impl TextPlugin for Sum {
+        fn describe() -> Info {
+            Echo::describe()
+        }
+
+        fn run(input: &TextInput<'_>) -> Result<TextOutput, Error> {
+            #[derive(serde::Deserialize)]
+            struct Config<'a> {
+                field: &'a str,
+            }
+            let config: Config = input
+                .config
+                .parse()
+                .map_err(|e| Error::new("bad_config", e.to_string()))?;
+            let n = input.vars.get(config.field).and_then(|v| v.as_f64());
+            Ok(TextOutput {
+                result: to_json(&json!({ "n": n, "case": input.case_id }))?,
+                score: n,
+                ..TextOutput::default()
+            })
+        }
+    }
+
+    #[test]
+    fn a_text_plugin_reads_text_and_writes_text() {
+        let out =
+            __private::run_text::<Sum>(wit_input(r#"{"field":"amount"}"#, r#"{"amount":5}"#))
+                .unwrap();
+        assert_eq!(out.result, r#"{"n":5.0,"case":"c-1"}"#);
+        assert_eq!(out.score, Some(5.0));
+        let err = __private::run_text::<Sum>(wit_input(r#"{"field":1}"#, "{}")).unwrap_err();
+        assert_eq!(err.code, "bad_config");
+        assert_eq!(err.message, "at /field: invalid type: integer `1`, expected a borrowed string");
+        let err = __private::run_text::<Sum>(wit_input("{}", "{")).unwrap_err();
+        assert_eq!(err.code, __private::INVALID_INPUT);
+        assert!(err.message.contains("`vars`"), "{}", err.message);
     }
 
     #[test]

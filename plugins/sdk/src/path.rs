@@ -1,6 +1,7 @@
 //! Dot paths into the case variables (`applicant.monthly_income`) and the
 //! JSON pointers every error message names.
 
+use crate::json::{Json, Kind, Vars};
 use serde_json::Value;
 use std::fmt;
 
@@ -31,6 +32,16 @@ impl DotPath {
         })
     }
 
+    /// [`DotPath::lookup`] in the case variables' text.
+    pub fn find<'a>(&self, vars: &Vars<'a>) -> Option<Json<'a>> {
+        let (first, rest) = self.0.split_first()?;
+        let start = match vars.root().kind() {
+            Kind::Object => vars.get(first)?,
+            _ => step(vars.root(), first)?,
+        };
+        rest.iter().try_fold(start, |v, seg| step(v, seg))
+    }
+
     /// The same place as a JSON pointer (RFC 6901).
     pub fn pointer(&self) -> String {
         self.0.iter().map(|s| format!("/{}", escape(s))).collect()
@@ -40,6 +51,14 @@ impl DotPath {
 impl fmt::Display for DotPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0.join("."))
+    }
+}
+
+fn step<'a>(v: Json<'a>, seg: &str) -> Option<Json<'a>> {
+    match v.kind() {
+        Kind::Object => v.get(seg),
+        Kind::Array => seg.parse::<usize>().ok().and_then(|i| v.at(i)),
+        _ => None,
     }
 }
 
@@ -97,6 +116,11 @@ impl VarPath {
     pub fn get<'a>(&self, vars: &'a Value) -> Option<&'a Value> {
         vars.pointer(&self.0).filter(|v| !v.is_null())
     }
+
+    /// [`VarPath::get`] in the case variables' text.
+    pub fn find<'a>(&self, vars: &Vars<'a>) -> Option<Json<'a>> {
+        vars.pointer(&self.0).filter(|v| !v.is_null())
+    }
 }
 
 impl<'de> serde::Deserialize<'de> for VarPath {
@@ -134,6 +158,22 @@ mod tests {
         assert_eq!(VarPath::of("/n").get(&json!({"n": null})), None);
         assert!(VarPath::parse("").is_err());
         assert!(VarPath::parse("a..b").is_err());
+        let text = vars.to_string();
+        let in_text = Vars::parse(&text).unwrap();
+        for path in ["a.b/c.1.d~", "a.b/c.7", "a.x", "a.b/c.0.z", "a.b/c.+1.d~", "a.b/c.01"] {
+            let p = DotPath::parse(path).unwrap();
+            assert_eq!(
+                p.find(&in_text).map(|j| j.value().unwrap()).as_ref(),
+                p.lookup(&vars),
+                "{path}"
+            );
+            let v = VarPath::parse(path).unwrap();
+            assert_eq!(
+                v.find(&in_text).map(|j| j.value().unwrap()).as_ref(),
+                v.get(&vars),
+                "{path}"
+            );
+        }
         let joined = DotPath::parse("a")
             .unwrap()
             .join(&DotPath::parse("b.c").unwrap());

@@ -4,6 +4,7 @@
 mod bundled;
 mod cache;
 mod compliance;
+mod flow_samples;
 mod guarantee_circle;
 mod hostile;
 mod ocr_check;

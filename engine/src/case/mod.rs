@@ -101,6 +101,18 @@ pub fn transition(
     cmd: Command,
     now: DateTime<Utc>,
 ) -> Result<(CaseState, Decision), Rejected> {
+    transition_owned(flow, state.clone(), cmd, now)
+}
+
+/// [`transition`] consuming the state, for a caller that holds the only copy (the
+/// runtime, folding steps into one transition): nothing is cloned, and on a rejection the
+/// state is gone with it.
+pub fn transition_owned(
+    flow: &Flow,
+    state: CaseState,
+    cmd: Command,
+    now: DateTime<Utc>,
+) -> Result<(CaseState, Decision), Rejected> {
     if state.flow_hash() != flow.hash() {
         return Err(Rejected::FlowMismatch {
             expected: state.flow_hash().to_string(),
@@ -114,7 +126,7 @@ pub fn transition(
             status: state.status(),
         });
     }
-    let mut tx = Tx::new(flow, state.clone(), now);
+    let mut tx = Tx::new(flow, state, now);
     match cmd {
         Command::StepSucceeded {
             node,

@@ -460,9 +460,9 @@ impl<S: Store> Runtime<S> {
             return Err(Error::Store(store::Error::CaseNotFound(case_id)));
         };
         let now = self.inner.clock.now();
-        let (state, decision) = case::transition(&live.flow, &live.state, cmd, now)?;
+        let flow = live.flow.clone();
+        let (state, decision) = case::transition(&flow, &live.state, cmd, now)?;
         let (state, decision) = if run_here {
-            let flow = live.flow.clone();
             match self.advance(&flow, state, decision).await {
                 Ok(r) => r,
                 Err(e) => {
@@ -477,16 +477,19 @@ impl<S: Store> Runtime<S> {
             return Err(Error::Store(store::Error::CaseNotFound(case_id)));
         };
         let now = self.inner.clock.now();
+        let snapshot_seq = live.snapshot_seq;
         let (t, work) = convert::transition(
             case_id,
             &live.head,
-            live.snapshot_seq,
+            snapshot_seq,
             &state,
             &decision,
             now,
             &self.dispatch(run_here),
         )?;
-        let outcome = self.commit_live(&mut guard, t, state).await?;
+        let outcome = self
+            .commit_live(&mut guard, t, state, flow, snapshot_seq)
+            .await?;
         drop(guard);
         self.after_commit(&outcome, now, work);
         Ok(outcome)
@@ -717,6 +720,8 @@ impl<S: Store> Runtime<S> {
         slot: &mut Option<Live>,
         t: Transition,
         state: CaseState,
+        flow: Arc<Flow>,
+        snapshot_seq: i64,
     ) -> Result<Outcome> {
         let case_id = t.case_id;
         let snapshot_taken = t.snapshot.is_some();
@@ -731,13 +736,16 @@ impl<S: Store> Runtime<S> {
                     status: state.status(),
                     outcome: state.outcome().map(str::to_string),
                 };
-                if let Some(live) = slot.as_mut() {
-                    if snapshot_taken {
-                        live.snapshot_seq = committed.head.seq;
-                    }
-                    live.head = committed.head;
-                    live.state = state;
-                }
+                *slot = Some(Live {
+                    snapshot_seq: if snapshot_taken {
+                        committed.head.seq
+                    } else {
+                        snapshot_seq
+                    },
+                    head: committed.head,
+                    state,
+                    flow,
+                });
                 Ok(outcome)
             }
             Err(e) => {
@@ -817,41 +825,42 @@ impl<S: Store> Runtime<S> {
                 job.attempt,
             )
             .await?;
-        let Some(live) = guard.as_ref() else {
+        // The cached state is taken out while the transition is built (no copy of it is
+        // made); the commit puts the new one back, and any failure leaves the slot empty,
+        // so the case is reloaded from the store next time.
+        let Some(Live {
+            state,
+            head,
+            snapshot_seq,
+            ..
+        }) = guard.take()
+        else {
             return Ok(());
         };
         let now = self.inner.clock.now();
-        let (state, decision) = match case::transition(&flow, &live.state, cmd, now) {
+        let (state, decision) = match case::transition_owned(&flow, state, cmd, now) {
             Ok(r) => r,
             Err(Rejected::Stale { .. } | Rejected::CaseClosed { .. }) => {
-                let head = live.head.clone();
                 drop(guard);
                 return self.drop_job(case_id, lease, head).await;
             }
             Err(other) => return Err(other.into()),
         };
-        let (state, decision) = match self.advance(&flow, state, decision).await {
-            Ok(r) => r,
-            Err(e) => {
-                *guard = None;
-                return Err(e);
-            }
-        };
-        let Some(live) = guard.as_ref() else {
-            return Ok(());
-        };
+        let (state, decision) = self.advance(&flow, state, decision).await?;
         let now = self.inner.clock.now();
         let (mut t, work) = convert::transition(
             case_id,
-            &live.head,
-            live.snapshot_seq,
+            &head,
+            snapshot_seq,
             &state,
             &decision,
             now,
             &self.dispatch(true),
         )?;
         t.complete_job = Some(lease);
-        let outcome = self.commit_live(&mut guard, t, state).await?;
+        let outcome = self
+            .commit_live(&mut guard, t, state, flow, snapshot_seq)
+            .await?;
         drop(guard);
         self.after_commit(&outcome, now, work);
         Ok(())
@@ -968,7 +977,8 @@ impl<S: Store> Runtime<S> {
                     .call_plugin(plugin.clone(), input, *timeout, node.clone(), *attempt)
                     .await?;
                 runs += 1;
-                let (next, d) = case::transition(flow, &state, cmd, self.inner.clock.now())?;
+                let (next, d) =
+                    case::transition_owned(flow, state, cmd, self.inner.clock.now())?;
                 self.inner
                     .counters
                     .transitions
@@ -1021,17 +1031,19 @@ impl<S: Store> Runtime<S> {
             return Ok(());
         };
         let now = self.inner.clock.now();
+        let snapshot_seq = live.snapshot_seq;
         let (mut t, work) = convert::transition(
             case_id,
             &live.head,
-            live.snapshot_seq,
+            snapshot_seq,
             &state,
             &decision,
             now,
             &self.dispatch(true),
         )?;
         t.fire_timer = Some(timer_id.to_string());
-        let outcome = match self.commit_live(&mut guard, t, state).await {
+        let outcome = match self.commit_live(&mut guard, t, state, flow, snapshot_seq)
+            .await {
             Ok(o) => o,
             // Fired by someone else first: exactly once, and not by us.
             Err(Error::Store(store::Error::TimerGone { .. })) => return Ok(()),

@@ -61,7 +61,7 @@ pub(super) fn new_event(event: &Event) -> Result<NewEvent, Error> {
     }
     Ok(NewEvent {
         kind: event.kind().to_string(),
-        payload: value,
+        payload: store::chain::canonical_json(&value),
         at: event.at(),
     })
 }
@@ -110,7 +110,7 @@ pub(super) fn transition(
     }
     let new_seq = prev.seq + t.events.len() as i64;
     if status != store::CaseStatus::Running || new_seq - snapshot_seq >= SNAPSHOT_EVERY {
-        t.snapshot = Some(serde_json::to_value(state).map_err(|e| Error::Encode {
+        t.snapshot = Some(serde_json::to_string(state).map_err(|e| Error::Encode {
             what: "a case snapshot",
             message: e.to_string(),
         })?);

@@ -3,7 +3,7 @@
 
 use super::{
     CaseStatus, ChainHead, Claim, Error, NewCase, NewEvent, NewJob, NewTask, NewTimer, Store, Time,
-    Transition, audit,
+    Transition, audit, chain,
 };
 use chrono::{Duration, TimeZone, Utc};
 use serde_json::json;
@@ -17,10 +17,10 @@ pub(super) fn t0() -> Time {
 }
 
 fn event(kind: &str, n: i64, at: Time) -> NewEvent {
-    // Keys deliberately unsorted and non-ASCII text: canonical form must not care.
+    // Keys deliberately unsorted and non-ASCII text: the caller's canonical form sorts them.
     NewEvent {
         kind: kind.into(),
-        payload: json!({"z": n, "a": "é", "at": at.to_rfc3339()}),
+        payload: chain::canonical_json(&json!({"z": n, "a": "é", "at": at.to_rfc3339()})),
         at,
     }
 }
@@ -41,7 +41,7 @@ async fn start_case<S: Store>(store: &S, version: Uuid) -> (Uuid, ChainHead) {
         flow_version: version,
     });
     t.events.push(event("case_started", 1, t0()));
-    t.snapshot = Some(json!({"state": 1}));
+    t.snapshot = Some(json!({"state": 1}).to_string());
     let head = store
         .commit(t)
         .await
@@ -65,7 +65,7 @@ pub(super) async fn append_and_chain<S: Store>(store: S) {
     t.events.push(event("step", 3, t0() + Duration::seconds(1)));
     t.status = CaseStatus::Completed;
     t.outcome = Some("approved".into());
-    t.snapshot = Some(json!({"state": 3}));
+    t.snapshot = Some(json!({"state": 3}).to_string());
     let head = store
         .commit(t)
         .await

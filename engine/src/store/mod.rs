@@ -129,11 +129,13 @@ impl ChainHead {
     }
 }
 
-/// One event to append. `payload` is canonicalised by the store before hashing.
+/// One event to append. The store hashes and stores `payload` exactly as given.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewEvent {
     pub kind: String,
-    pub payload: serde_json::Value,
+    /// Canonical JSON text ([`chain::canonical_json`]): produced once by the caller, so
+    /// equal events always hash the same and the store never re-serialises them.
+    pub payload: String,
     pub at: Time,
 }
 
@@ -206,9 +208,9 @@ pub struct Transition {
     pub events: Vec<NewEvent>,
     pub status: CaseStatus,
     pub outcome: Option<String>,
-    /// Full case state for fast loads; `None` keeps the previous snapshot (the state is
-    /// then rebuilt by replaying the events after it).
-    pub snapshot: Option<serde_json::Value>,
+    /// Full case state for fast loads, as JSON text; `None` keeps the previous snapshot
+    /// (the state is then rebuilt by replaying the events after it).
+    pub snapshot: Option<String>,
     pub now: Time,
     /// The claimed job this transition consumes (deleted if owner and epoch still match).
     pub complete_job: Option<Lease>,

@@ -2,7 +2,7 @@
 //! (tampering with rows by hand, group-commit counters).
 
 use super::super::{
-    CaseStatus, ChainHead, NewCase, NewEvent, Store, Transition, audit, conformance,
+    CaseStatus, ChainHead, NewCase, NewEvent, Store, Transition, audit, chain, conformance,
 };
 use super::SqliteStore;
 use serde_json::json;
@@ -63,7 +63,7 @@ async fn seed(store: &SqliteStore, cases: usize, events: i64) -> Vec<Uuid> {
         for n in 0..events {
             t.events.push(NewEvent {
                 kind: "e".into(),
-                payload: json!({"n": n}),
+                payload: chain::canonical_json(&json!({"n": n})),
                 at: conformance::t0(),
             });
         }
@@ -186,7 +186,7 @@ async fn concurrent_commits_share_transactions() {
             });
             t.events.push(NewEvent {
                 kind: "e".into(),
-                payload: json!({}),
+                payload: "{}".into(),
                 at: conformance::t0(),
             });
             store.commit(t).await

@@ -1,19 +1,22 @@
 //! The group-commit writer: one task owns the write connection, takes every request that
 //! is waiting (up to a bound), writes them in one transaction and fsyncs once.
 //!
-//! A batch of transitions is first applied with one multi-row statement per table (rows
-//! passed as one JSON array through `json_each`, so each statement is prepared once). If
-//! any check fails — a duplicate `(case_id, seq)`, a stale head, a lost lease, a timer
-//! already fired — the batch is rolled back to its savepoint and re-applied one savepoint
-//! per transition, so only the bad transition fails and its neighbours still commit.
+//! A batch of transitions is first applied with multi-row statements per table: rows are
+//! bound parameters in chunks of fixed sizes (64, 16, 4, 1 rows), so each statement text
+//! is prepared once and then only re-bound. If any check fails — a duplicate
+//! `(case_id, seq)`, a stale head, a lost lease, a timer already fired — the batch is
+//! rolled back and re-applied one savepoint per transition, so only the bad transition
+//! fails and its neighbours still commit.
 
 use super::super::{
     ChainHead, Claim, ClaimedJob, Committed, Deployed, Error, FlowVersion, Lease, Result, Time,
     Transition, chain,
 };
 use super::{from_micros, get, micros, parse_uuid};
-use serde_json::{Value, json};
-use sqlx::SqliteConnection;
+use sqlx::sqlite::SqliteArguments;
+use sqlx::{Arguments, SqliteConnection};
+use std::sync::Arc;
+use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
@@ -53,83 +56,146 @@ impl Stats {
     }
 }
 
-/// A transition with its events canonicalised and hashed, and its event and head rows
-/// already serialised as JSON array texts, ready to write.
+/// One event row, every text already in the shared form the statement binds without
+/// copying (`prev_hash` is the previous row's `hash`, shared).
+struct EventRow {
+    seq: i64,
+    kind: Arc<str>,
+    payload: Arc<str>,
+    at: Arc<str>,
+    prev_hash: Arc<str>,
+    hash: Arc<str>,
+}
+
+/// A transition with its events hashed and its rows ready to bind: built on the caller's
+/// task, so the single writer only writes.
 pub(super) struct Prepared {
     t: Transition,
-    case_id: String,
-    /// `[case_id, seq, type, payload, at, prev_hash, hash]` per event, as JSON text.
-    events: Vec<String>,
-    /// `[case_id, status, snapshot, seq, hash, outcome, updated_at, prev_seq, prev_hash]`.
-    head_row: String,
+    case_id: Arc<str>,
+    events: Vec<EventRow>,
+    snapshot: Option<Arc<str>>,
+    /// The chain head after this transition, and its hash in bindable form.
     head: ChainHead,
+    head_hash: Arc<str>,
+    prev_hash: Arc<str>,
+    now: i64,
 }
 
 impl Prepared {
-    pub(super) fn new(t: Transition) -> Self {
-        let case_id = t.case_id.hyphenated().to_string();
-        let mut head = t.prev.clone();
+    pub(super) fn new(mut t: Transition) -> Self {
+        let case_id: Arc<str> = t.case_id.hyphenated().to_string().into();
+        let prev_hash: Arc<str> = t.prev.hash.as_str().into();
+        let mut hash = prev_hash.clone();
+        let mut seq = t.prev.seq;
         let mut events = Vec::with_capacity(t.events.len());
-        for event in &t.events {
-            let seq = head.seq + 1;
-            let payload = chain::canonical_json(&event.payload);
-            let at = chain::format_time(event.at);
-            let hash = chain::event_hash(&head.hash, &t.case_id, seq, &event.kind, &payload, &at);
-            let row = (&case_id, seq, &event.kind, &payload, &at, &head.hash, &hash);
-            // Serialising strings and numbers cannot fail.
-            events.push(serde_json::to_string(&row).unwrap_or_default());
-            head = ChainHead { seq, hash };
+        let mut last_at: Option<(Time, Arc<str>)> = None;
+        for event in std::mem::take(&mut t.events) {
+            seq += 1;
+            // Events of one transition mostly share their time: format it once.
+            let at = match &last_at {
+                Some((time, text)) if *time == event.at => text.clone(),
+                _ => {
+                    let text: Arc<str> = chain::format_time(event.at).into();
+                    last_at = Some((event.at, text.clone()));
+                    text
+                }
+            };
+            let next: Arc<str> = chain::event_hash(
+                &hash,
+                &t.case_id,
+                seq,
+                &event.kind,
+                &event.payload,
+                &at,
+            )
+            .into();
+            events.push(EventRow {
+                seq,
+                kind: event.kind.into(),
+                payload: event.payload.into(),
+                at,
+                prev_hash: std::mem::replace(&mut hash, next.clone()),
+                hash: next,
+            });
         }
-        let snapshot = t.snapshot.as_ref().map(|s| s.to_string());
-        let row = (
-            &case_id,
-            t.status.as_str(),
-            snapshot,
-            head.seq,
-            &head.hash,
-            &t.outcome,
-            micros(t.now),
-            t.prev.seq,
-            &t.prev.hash,
-        );
-        let head_row = serde_json::to_string(&row).unwrap_or_default();
+        let snapshot = t.snapshot.take().map(Arc::from);
+        let now = micros(t.now);
         Prepared {
-            t,
+            head: ChainHead {
+                seq,
+                hash: hash.to_string(),
+            },
+            head_hash: hash,
+            prev_hash,
             case_id,
             events,
-            head_row,
-            head,
+            snapshot,
+            now,
+            t,
         }
+    }
+
+    /// The `snapshot_seq` column after this transition.
+    fn snapshot_seq(&self) -> Option<i64> {
+        self.snapshot.as_ref().map(|_| self.head.seq)
     }
 }
 
-/// A JSON array of already-serialised rows.
-fn join_rows<'a>(rows: impl Iterator<Item = &'a String> + Clone) -> String {
-    // Sized once: batches reach megabytes, and growing by doubling copies them over and over.
-    let mut out = String::with_capacity(2 + rows.clone().map(|r| r.len() + 1).sum::<usize>());
-    out.push('[');
-    for (i, row) in rows.enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(row);
-    }
-    out.push(']');
-    out
+/// Row counts of the chunks one multi-row statement is prepared for: a batch of `n` rows
+/// runs as `n / 64` statements of 64 rows, then at most three of each smaller size.
+const CHUNKS: [usize; 4] = [64, 16, 4, 1];
+
+/// One multi-row statement, its text made once per chunk size: `head`, then `row`
+/// repeated (comma-separated), then `tail`.
+struct Bulk {
+    texts: [String; CHUNKS.len()],
 }
 
-async fn exec_text(
+impl Bulk {
+    fn new(head: &str, row: &str, tail: &str) -> Bulk {
+        Bulk {
+            texts: CHUNKS.map(|n| {
+                let rows = vec![row; n].join(",");
+                format!("{head}{rows}{tail}")
+            }),
+        }
+    }
+
+    /// The largest chunk that fits in `left` rows, and its statement.
+    fn chunk(&'static self, left: usize) -> (usize, &'static str) {
+        let i = CHUNKS.iter().position(|&n| n <= left).unwrap_or(CHUNKS.len() - 1);
+        (CHUNKS[i], self.texts[i].as_str())
+    }
+}
+
+type BindResult = std::result::Result<(), sqlx::error::BoxDynError>;
+
+/// Runs `stmt` over all `rows` in chunks, returning the total of rows affected.
+async fn bulk<R>(
     conn: &mut SqliteConnection,
     place: &'static str,
-    sql: &'static str,
-    param: String,
+    stmt: &'static LazyLock<Bulk>,
+    rows: &[R],
+    bind: impl Fn(&mut SqliteArguments, &R) -> BindResult,
 ) -> Result<u64, Fail> {
-    sqlx::query(sql)
-        .bind(param)
-        .execute(&mut *conn)
-        .await
-        .map(|r| r.rows_affected())
-        .map_err(|e| Fail::Db(place, e))
+    let stmt: &'static Bulk = stmt;
+    let mut affected = 0;
+    let mut left = rows;
+    while !left.is_empty() {
+        let (n, sql) = stmt.chunk(left.len());
+        let (chunk, rest) = left.split_at(n);
+        let mut args = SqliteArguments::default();
+        for row in chunk {
+            bind(&mut args, row).map_err(|e| Fail::Db(place, sqlx::Error::Encode(e)))?;
+        }
+        affected += sqlx::query_with(sql, args)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| Fail::Db(place, e))?
+            .rows_affected();
+        left = rest;
+    }
+    Ok(affected)
 }
 
 /// Why applying a set of transitions failed.
@@ -165,103 +231,195 @@ impl Fail {
             Fail::Db(place, source) => Error::Database { place, source },
         }
     }
-}
 
-fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
-}
-
-async fn exec<T: serde::Serialize>(
-    conn: &mut SqliteConnection,
-    place: &'static str,
-    sql: &'static str,
-    rows: &[T],
-) -> Result<u64, Fail> {
-    // Serialising JSON values cannot fail.
-    let param = serde_json::to_string(rows).unwrap_or_default();
-    sqlx::query(sql)
-        .bind(param)
-        .execute(&mut *conn)
-        .await
-        .map(|r| r.rows_affected())
-        .map_err(|e| Fail::Db(place, e))
+    /// A unique-key violation becomes the conflict it means; anything else stays.
+    fn unique_means(self, detail: &str) -> Fail {
+        match self {
+            Fail::Db(_, sqlx::Error::Database(d)) if d.is_unique_violation() => {
+                Fail::Conflict(detail.into())
+            }
+            other => other,
+        }
+    }
 }
 
 async fn plain(conn: &mut SqliteConnection, sql: &'static str) -> Result<(), sqlx::Error> {
     sqlx::query(sql).execute(&mut *conn).await.map(|_| ())
 }
 
-/// Applies transitions with one statement per table, checking every expected count.
+macro_rules! bulk_sql {
+    ($name:ident, $head:expr, $row:expr, $tail:expr) => {
+        static $name: LazyLock<Bulk> = LazyLock::new(|| Bulk::new($head, $row, $tail));
+    };
+}
+
+// A created case is inserted with its head after the transition, so it needs no update.
+bulk_sql!(
+    CREATE_CASES,
+    "INSERT INTO cases (id, flow_version_id, status, outcome, last_seq, last_hash, snapshot,
+        snapshot_seq, created_at, updated_at) VALUES ",
+    "(?,?,?,?,?,?,?,?,?,?)",
+    ""
+);
+bulk_sql!(
+    APPEND_EVENTS,
+    "INSERT INTO events (case_id, seq, type, payload, at, prev_hash, hash) VALUES ",
+    "(?,?,?,?,?,?,?)",
+    ""
+);
+// Moves a head only from the one it was decided against (optimistic concurrency).
+bulk_sql!(
+    MOVE_HEADS,
+    "UPDATE cases SET status = v.column2,
+        snapshot = COALESCE(v.column3, cases.snapshot),
+        snapshot_seq = CASE WHEN v.column3 IS NULL THEN cases.snapshot_seq ELSE v.column4 END,
+        last_seq = v.column4, last_hash = v.column5,
+        outcome = COALESCE(v.column6, cases.outcome), updated_at = v.column7
+     FROM (VALUES ",
+    "(?,?,?,?,?,?,?,?,?)",
+    ") AS v WHERE cases.id = v.column1 AND cases.last_seq = v.column8 AND cases.last_hash = v.column9"
+);
+bulk_sql!(
+    COMPLETE_JOBS,
+    "DELETE FROM jobs WHERE rowid IN (SELECT jobs.rowid FROM (VALUES ",
+    "(?,?,?)",
+    ") AS v JOIN jobs ON jobs.id = v.column1
+     WHERE jobs.lease_owner = v.column2 AND jobs.lease_epoch = v.column3)"
+);
+bulk_sql!(CANCEL_JOBS, "DELETE FROM jobs WHERE id IN (", "?", ")");
+bulk_sql!(
+    FIRE_TIMERS,
+    "DELETE FROM timers WHERE rowid IN (SELECT timers.rowid FROM (VALUES ",
+    "(?,?,?)",
+    ") AS v JOIN timers ON timers.case_id = v.column1 AND timers.timer_id = v.column2
+     WHERE timers.due_at <= v.column3)"
+);
+bulk_sql!(
+    CANCEL_TIMERS,
+    "DELETE FROM timers WHERE rowid IN (SELECT timers.rowid FROM (VALUES ",
+    "(?,?)",
+    ") AS v JOIN timers ON timers.case_id = v.column1 AND timers.timer_id = v.column2)"
+);
+bulk_sql!(
+    ARM_TIMERS,
+    "INSERT INTO timers (case_id, timer_id, node, due_at) VALUES ",
+    "(?,?,?,?)",
+    " ON CONFLICT (case_id, timer_id) DO UPDATE SET node = excluded.node, due_at = excluded.due_at"
+);
+bulk_sql!(
+    ENQUEUE_JOBS,
+    "INSERT INTO jobs (id, case_id, kind, payload, due_at, ready_at, lease_owner, lease_epoch,
+        lease_expires_at, claims) VALUES ",
+    "(?,?,?,?,?,?,?,?,?,?)",
+    ""
+);
+bulk_sql!(
+    CLOSE_TASKS,
+    "UPDATE tasks SET open = 0, closed_at = v.column2 FROM (VALUES ",
+    "(?,?)",
+    ") AS v WHERE tasks.id = v.column1 AND tasks.open = 1"
+);
+bulk_sql!(
+    ESCALATE_TASKS,
+    "UPDATE tasks SET escalated_to = v.column2 FROM (VALUES ",
+    "(?,?)",
+    ") AS v WHERE tasks.id = v.column1"
+);
+bulk_sql!(
+    OPEN_TASKS,
+    "INSERT INTO tasks (id, case_id, node, role, authority, due_at, open, opened_at) VALUES ",
+    "(?,?,?,?,?,?,1,?)",
+    " ON CONFLICT (id) DO UPDATE SET open = 1, role = excluded.role, authority = excluded.authority,
+        due_at = excluded.due_at, opened_at = excluded.opened_at, closed_at = NULL,
+        escalated_to = NULL"
+);
+bulk_sql!(
+    CLEAR_JOBS,
+    "DELETE FROM jobs WHERE case_id IN (",
+    "?",
+    ")"
+);
+bulk_sql!(
+    CLEAR_TIMERS,
+    "DELETE FROM timers WHERE case_id IN (",
+    "?",
+    ")"
+);
+bulk_sql!(
+    CLOSE_CASE_TASKS,
+    "UPDATE tasks SET open = 0, closed_at = v.column2 FROM (VALUES ",
+    "(?,?)",
+    ") AS v WHERE tasks.case_id = v.column1 AND tasks.open = 1"
+);
+
+/// Applies transitions with one multi-row statement per table (per chunk), checking
+/// every expected count.
 async fn apply(conn: &mut SqliteConnection, items: &[&Prepared]) -> Result<(), Fail> {
-    let creates: Vec<Value> = items
+    let creates: Vec<&Prepared> = items
         .iter()
-        .filter_map(|p| {
-            p.t.create
-                .as_ref()
-                .map(|c| json!([p.case_id, c.flow_version.to_string(), micros(p.t.now)]))
-        })
+        .copied()
+        .filter(|p| p.t.create.is_some())
         .collect();
     if !creates.is_empty() {
-        let r = exec(
-            conn,
-            "creating cases",
-            "INSERT INTO cases (id, flow_version_id, status, last_seq, last_hash, created_at, updated_at)
-             SELECT j.value->>0, j.value->>1, 'running', 0,
-                    '0000000000000000000000000000000000000000000000000000000000000000', j.value->>2, j.value->>2
-             FROM json_each(?1) AS j",
-            &creates,
-        )
-        .await;
-        match r {
-            Err(Fail::Db(_, e)) if is_unique_violation(&e) => {
-                return Err(Fail::Conflict("a case with this id already exists".into()));
-            }
-            other => {
-                other?;
-            }
+        // The case row is written with the new head, so the head it was decided against
+        // must be the genesis one, as it would be checked for an existing case.
+        if creates.iter().any(|p| p.t.prev != ChainHead::genesis()) {
+            return Err(Fail::Conflict(
+                "a new case must start from the genesis head".into(),
+            ));
         }
+        bulk(conn, "creating cases", &CREATE_CASES, &creates, |a, p| {
+            let version = p.t.create.as_ref().map(|c| c.flow_version.to_string());
+            a.add(p.case_id.clone())?;
+            a.add(version)?;
+            a.add(p.t.status.as_str())?;
+            a.add(p.t.outcome.as_deref())?;
+            a.add(p.head.seq)?;
+            a.add(p.head_hash.clone())?;
+            a.add(p.snapshot.clone())?;
+            a.add(p.snapshot_seq().unwrap_or(0))?;
+            a.add(p.now)?;
+            a.add(p.now)
+        })
+        .await
+        .map_err(|f| f.unique_means("a case with this id already exists"))?;
     }
 
-    if items.iter().any(|p| !p.events.is_empty()) {
-        let r = exec_text(
-            conn,
-            "appending events",
-            "INSERT INTO events (case_id, seq, type, payload, at, prev_hash, hash)
-             SELECT j.value->>0, j.value->>1, j.value->>2, j.value->>3, j.value->>4, j.value->>5, j.value->>6
-             FROM json_each(?1) AS j",
-            join_rows(items.iter().flat_map(|p| p.events.iter())),
-        )
-        .await;
-        match r {
-            Err(Fail::Db(_, e)) if is_unique_violation(&e) => {
-                return Err(Fail::Conflict(
-                    "an event with this seq was already appended".into(),
-                ));
-            }
-            other => {
-                other?;
-            }
-        }
-    }
-
-    let heads: Vec<&String> = items
+    let events: Vec<(&Arc<str>, &EventRow)> = items
         .iter()
-        .filter(|p| !p.events.is_empty() || p.t.create.is_some())
-        .map(|p| &p.head_row)
+        .flat_map(|p| p.events.iter().map(move |e| (&p.case_id, e)))
+        .collect();
+    if !events.is_empty() {
+        bulk(conn, "appending events", &APPEND_EVENTS, &events, |a, (case, e)| {
+            a.add(Arc::clone(case))?;
+            a.add(e.seq)?;
+            a.add(e.kind.clone())?;
+            a.add(e.payload.clone())?;
+            a.add(e.at.clone())?;
+            a.add(e.prev_hash.clone())?;
+            a.add(e.hash.clone())
+        })
+        .await
+        .map_err(|f| f.unique_means("an event with this seq was already appended"))?;
+    }
+
+    let heads: Vec<&Prepared> = items
+        .iter()
+        .copied()
+        .filter(|p| p.t.create.is_none() && !p.events.is_empty())
         .collect();
     if !heads.is_empty() {
-        let n = exec_text(
-            conn,
-            "updating case heads",
-            "UPDATE cases SET status = j.value->>1,
-                    snapshot = COALESCE(j.value->>2, cases.snapshot),
-                    snapshot_seq = CASE WHEN j.value->>2 IS NULL THEN cases.snapshot_seq ELSE j.value->>3 END,
-                    last_seq = j.value->>3, last_hash = j.value->>4,
-                    outcome = COALESCE(j.value->>5, cases.outcome), updated_at = j.value->>6
-             FROM json_each(?1) AS j
-             WHERE cases.id = j.value->>0 AND cases.last_seq = j.value->>7 AND cases.last_hash = j.value->>8",
-            join_rows(heads.iter().copied()),
-        )
+        let n = bulk(conn, "updating case heads", &MOVE_HEADS, &heads, |a, p| {
+            a.add(p.case_id.clone())?;
+            a.add(p.t.status.as_str())?;
+            a.add(p.snapshot.clone())?;
+            a.add(p.head.seq)?;
+            a.add(p.head_hash.clone())?;
+            a.add(p.t.outcome.as_deref())?;
+            a.add(p.now)?;
+            a.add(p.t.prev.seq)?;
+            a.add(p.prev_hash.clone())
+        })
         .await?;
         if n != heads.len() as u64 {
             return Err(Fail::Conflict(
@@ -270,224 +428,152 @@ async fn apply(conn: &mut SqliteConnection, items: &[&Prepared]) -> Result<(), F
         }
     }
 
-    let completes: Vec<Value> = items
+    let completes: Vec<&Lease> = items
         .iter()
         .filter_map(|p| p.t.complete_job.as_ref())
-        .map(|l| json!([l.job_id.to_string(), l.owner, l.epoch]))
         .collect();
     if !completes.is_empty() {
-        let n = exec(
-            conn,
-            "completing jobs",
-            "DELETE FROM jobs WHERE rowid IN (
-                SELECT jobs.rowid FROM json_each(?1) AS j JOIN jobs ON jobs.id = j.value->>0
-                WHERE jobs.lease_owner = j.value->>1 AND jobs.lease_epoch = j.value->>2)",
-            &completes,
-        )
+        let n = bulk(conn, "completing jobs", &COMPLETE_JOBS, &completes, |a, l| {
+            a.add(l.job_id.to_string())?;
+            a.add(l.owner.as_str())?;
+            a.add(l.epoch)
+        })
         .await?;
         if n != completes.len() as u64 {
             return Err(Fail::LeaseLost);
         }
     }
 
-    let cancelled: Vec<Value> = items
-        .iter()
-        .flat_map(|p| p.t.cancel_jobs.iter().map(|j| json!(j.to_string())))
-        .collect();
+    let cancelled: Vec<&Uuid> = items.iter().flat_map(|p| &p.t.cancel_jobs).collect();
     if !cancelled.is_empty() {
-        exec(
-            conn,
-            "cancelling jobs",
-            "DELETE FROM jobs WHERE id IN (SELECT j.value FROM json_each(?1) AS j)",
-            &cancelled,
-        )
+        bulk(conn, "cancelling jobs", &CANCEL_JOBS, &cancelled, |a, id| {
+            a.add(id.to_string())
+        })
         .await?;
     }
 
-    let fires: Vec<Value> = items
+    let fires: Vec<(&Prepared, &String)> = items
         .iter()
-        .filter_map(|p| {
-            p.t.fire_timer
-                .as_ref()
-                .map(|t| json!([p.case_id, t, micros(p.t.now)]))
-        })
+        .filter_map(|p| p.t.fire_timer.as_ref().map(|t| (*p, t)))
         .collect();
     if !fires.is_empty() {
-        let n = exec(
-            conn,
-            "firing timers",
-            "DELETE FROM timers WHERE rowid IN (
-                SELECT timers.rowid FROM json_each(?1) AS j
-                JOIN timers ON timers.case_id = j.value->>0 AND timers.timer_id = j.value->>1
-                WHERE timers.due_at <= j.value->>2)",
-            &fires,
-        )
+        let n = bulk(conn, "firing timers", &FIRE_TIMERS, &fires, |a, (p, t)| {
+            a.add(p.case_id.clone())?;
+            a.add(t.as_str())?;
+            a.add(p.now)
+        })
         .await?;
         if n != fires.len() as u64 {
             return Err(Fail::TimerGone);
         }
     }
 
-    let cancels: Vec<Value> = items
+    let cancels: Vec<(&Prepared, &String)> = items
         .iter()
-        .flat_map(|p| p.t.cancel_timers.iter().map(|t| json!([p.case_id, t])))
+        .flat_map(|p| p.t.cancel_timers.iter().map(move |t| (*p, t)))
         .collect();
     if !cancels.is_empty() {
-        exec(
-            conn,
-            "cancelling timers",
-            "DELETE FROM timers WHERE rowid IN (
-                SELECT timers.rowid FROM json_each(?1) AS j
-                JOIN timers ON timers.case_id = j.value->>0 AND timers.timer_id = j.value->>1)",
-            &cancels,
-        )
+        bulk(conn, "cancelling timers", &CANCEL_TIMERS, &cancels, |a, (p, t)| {
+            a.add(p.case_id.clone())?;
+            a.add(t.as_str())
+        })
         .await?;
     }
 
-    let arms: Vec<Value> = items
+    let arms: Vec<(&Prepared, &super::super::NewTimer)> = items
         .iter()
-        .flat_map(|p| {
-            p.t.arm_timers
-                .iter()
-                .map(|t| json!([p.case_id, t.timer_id, t.node, micros(t.due)]))
-        })
+        .flat_map(|p| p.t.arm_timers.iter().map(move |t| (*p, t)))
         .collect();
     if !arms.is_empty() {
-        exec(
-            conn,
-            "arming timers",
-            "INSERT INTO timers (case_id, timer_id, node, due_at)
-             SELECT j.value->>0, j.value->>1, j.value->>2, j.value->>3 FROM json_each(?1) AS j WHERE true
-             ON CONFLICT (case_id, timer_id) DO UPDATE SET node = excluded.node, due_at = excluded.due_at",
-            &arms,
-        )
+        bulk(conn, "arming timers", &ARM_TIMERS, &arms, |a, (p, t)| {
+            a.add(p.case_id.clone())?;
+            a.add(t.timer_id.as_str())?;
+            a.add(t.node.as_str())?;
+            a.add(micros(t.due))
+        })
         .await?;
     }
 
-    let jobs: Vec<Value> = items
+    let jobs: Vec<(&Prepared, &super::super::NewJob)> = items
         .iter()
-        .flat_map(|p| {
-            p.t.jobs.iter().map(|j| {
-                let (owner, expires) = match &j.lease_to {
-                    Some((owner, expires)) => (Some(owner.as_str()), Some(micros(*expires))),
-                    None => (None, None),
-                };
-                json!([
-                    j.id.to_string(),
-                    p.case_id,
-                    j.kind,
-                    j.payload.to_string(),
-                    micros(j.due),
-                    expires.unwrap_or(micros(j.due)),
-                    owner,
-                    i64::from(owner.is_some()),
-                    expires
-                ])
-            })
-        })
+        .flat_map(|p| p.t.jobs.iter().map(move |j| (*p, j)))
         .collect();
     if !jobs.is_empty() {
-        exec(
-            conn,
-            "enqueuing jobs",
-            "INSERT INTO jobs (id, case_id, kind, payload, due_at, ready_at, lease_owner, lease_epoch, lease_expires_at, claims)
-             SELECT j.value->>0, j.value->>1, j.value->>2, j.value->>3, j.value->>4, j.value->>5,
-                    j.value->>6, j.value->>7, j.value->>8, j.value->>7
-             FROM json_each(?1) AS j",
-            &jobs,
-        )
+        bulk(conn, "enqueuing jobs", &ENQUEUE_JOBS, &jobs, |a, (p, j)| {
+            let (owner, expires) = match &j.lease_to {
+                Some((owner, expires)) => (Some(owner.as_str()), Some(micros(*expires))),
+                None => (None, None),
+            };
+            let epoch = i64::from(owner.is_some());
+            a.add(j.id.to_string())?;
+            a.add(p.case_id.clone())?;
+            a.add(j.kind.as_str())?;
+            a.add(j.payload.to_string())?;
+            a.add(micros(j.due))?;
+            a.add(expires.unwrap_or(micros(j.due)))?;
+            a.add(owner)?;
+            a.add(epoch)?;
+            a.add(expires)?;
+            // Born leased counts as the first claim.
+            a.add(epoch)
+        })
         .await?;
     }
 
-    let closes: Vec<Value> = items
+    let closes: Vec<(&Prepared, &String)> = items
         .iter()
-        .flat_map(|p| p.t.close_tasks.iter().map(|t| json!([t, micros(p.t.now)])))
+        .flat_map(|p| p.t.close_tasks.iter().map(move |t| (*p, t)))
         .collect();
     if !closes.is_empty() {
-        exec(
-            conn,
-            "closing tasks",
-            "UPDATE tasks SET open = 0, closed_at = j.value->>1 FROM json_each(?1) AS j
-             WHERE tasks.id = j.value->>0 AND tasks.open = 1",
-            &closes,
-        )
-        .await?;
-    }
-
-    let escalations: Vec<Value> = items
-        .iter()
-        .flat_map(|p| p.t.escalate_tasks.iter().map(|(t, role)| json!([t, role])))
-        .collect();
-    if !escalations.is_empty() {
-        exec(
-            conn,
-            "escalating tasks",
-            "UPDATE tasks SET escalated_to = j.value->>1 FROM json_each(?1) AS j WHERE tasks.id = j.value->>0",
-            &escalations,
-        )
-        .await?;
-    }
-
-    let opens: Vec<Value> = items
-        .iter()
-        .flat_map(|p| {
-            p.t.open_tasks.iter().map(|t| {
-                json!([
-                    t.task_id,
-                    p.case_id,
-                    t.node,
-                    t.role,
-                    t.authority,
-                    t.due.map(micros),
-                    micros(p.t.now)
-                ])
-            })
+        bulk(conn, "closing tasks", &CLOSE_TASKS, &closes, |a, (p, t)| {
+            a.add(t.as_str())?;
+            a.add(p.now)
         })
+        .await?;
+    }
+
+    let escalations: Vec<&(String, String)> =
+        items.iter().flat_map(|p| &p.t.escalate_tasks).collect();
+    if !escalations.is_empty() {
+        bulk(conn, "escalating tasks", &ESCALATE_TASKS, &escalations, |a, (t, role)| {
+            a.add(t.as_str())?;
+            a.add(role.as_str())
+        })
+        .await?;
+    }
+
+    let opens: Vec<(&Prepared, &super::super::NewTask)> = items
+        .iter()
+        .flat_map(|p| p.t.open_tasks.iter().map(move |t| (*p, t)))
         .collect();
     if !opens.is_empty() {
-        exec(
-            conn,
-            "opening tasks",
-            "INSERT INTO tasks (id, case_id, node, role, authority, due_at, open, opened_at)
-             SELECT j.value->>0, j.value->>1, j.value->>2, j.value->>3, j.value->>4, j.value->>5, 1, j.value->>6
-             FROM json_each(?1) AS j WHERE true
-             ON CONFLICT (id) DO UPDATE SET open = 1, role = excluded.role, authority = excluded.authority,
-                due_at = excluded.due_at, opened_at = excluded.opened_at, closed_at = NULL,
-                escalated_to = NULL",
-            &opens,
-        )
+        bulk(conn, "opening tasks", &OPEN_TASKS, &opens, |a, (p, t)| {
+            a.add(t.task_id.as_str())?;
+            a.add(p.case_id.clone())?;
+            a.add(t.node.as_str())?;
+            a.add(t.role.as_str())?;
+            a.add(t.authority)?;
+            a.add(t.due.map(micros))?;
+            a.add(p.now)
+        })
         .await?;
     }
 
     // A finished case owns no work: whatever its last transition did not clean up
     // explicitly (a job of a cancelled branch, an SLA timer) goes with it.
-    let finished: Vec<Value> = items
+    let finished: Vec<&Prepared> = items
         .iter()
+        .copied()
         .filter(|p| p.t.status.is_final())
-        .map(|p| json!([p.case_id, micros(p.t.now)]))
         .collect();
     if !finished.is_empty() {
-        exec(
-            conn,
-            "clearing jobs of finished cases",
-            "DELETE FROM jobs WHERE case_id IN (SELECT j.value->>0 FROM json_each(?1) AS j)",
-            &finished,
-        )
-        .await?;
-        exec(
-            conn,
-            "clearing timers of finished cases",
-            "DELETE FROM timers WHERE case_id IN (SELECT j.value->>0 FROM json_each(?1) AS j)",
-            &finished,
-        )
-        .await?;
-        exec(
-            conn,
-            "closing tasks of finished cases",
-            "UPDATE tasks SET open = 0, closed_at = j.value->>1 FROM json_each(?1) AS j
-             WHERE tasks.case_id = j.value->>0 AND tasks.open = 1",
-            &finished,
-        )
+        let id = |a: &mut SqliteArguments, p: &&Prepared| a.add(p.case_id.clone());
+        bulk(conn, "clearing jobs of finished cases", &CLEAR_JOBS, &finished, id).await?;
+        bulk(conn, "clearing timers of finished cases", &CLEAR_TIMERS, &finished, id).await?;
+        bulk(conn, "closing tasks of finished cases", &CLOSE_CASE_TASKS, &finished, |a, p| {
+            a.add(p.case_id.clone())?;
+            a.add(p.now)
+        })
         .await?;
     }
     Ok(())
@@ -773,15 +859,33 @@ async fn process(conn: &mut SqliteConnection, batch: Vec<Request>, stats: &Stats
 }
 
 /// The writer loop: ends when every sender (every store handle) is gone.
+/// After each batch it nudges the checkpointer.
 pub(super) async fn run(
     mut conn: SqliteConnection,
     mut rx: mpsc::Receiver<Request>,
     stats: std::sync::Arc<Stats>,
     max_batch: usize,
+    checkpoint: mpsc::Sender<()>,
 ) {
     let mut batch = Vec::with_capacity(max_batch);
     while rx.recv_many(&mut batch, max_batch).await > 0 {
         process(&mut conn, std::mem::take(&mut batch), &stats).await;
+        // Full means a nudge is already pending: one checkpoint covers both.
+        let _ = checkpoint.try_send(());
+    }
+    drop(checkpoint);
+    let _ = sqlx::Connection::close(conn).await;
+}
+
+/// The checkpointer: copies committed WAL frames into the database file on its own
+/// connection, so the writer's commits never wait for it. PASSIVE never blocks the
+/// writer or readers; the writer's own (much larger) auto-checkpoint stays as the
+/// bound on the WAL should this one fall behind. Ends when the writer does.
+pub(super) async fn checkpointer(mut conn: SqliteConnection, mut nudges: mpsc::Receiver<()>) {
+    while nudges.recv().await.is_some() {
+        if let Err(e) = plain(&mut conn, "PRAGMA wal_checkpoint(PASSIVE)").await {
+            tracing::warn!(error = %e, "store checkpointer: checkpoint failed");
+        }
     }
     let _ = sqlx::Connection::close(conn).await;
 }

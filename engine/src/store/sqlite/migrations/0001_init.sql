@@ -28,6 +28,7 @@ CREATE INDEX cases_status ON cases (status);
 
 -- Append-only, hash-chained history. (case_id, seq) is the optimistic-concurrency key.
 CREATE TABLE events (
+    id        INTEGER PRIMARY KEY,
     case_id   TEXT NOT NULL,
     seq       INTEGER NOT NULL,
     type      TEXT NOT NULL,
@@ -35,8 +36,8 @@ CREATE TABLE events (
     at        TEXT NOT NULL,
     prev_hash TEXT NOT NULL,
     hash      TEXT NOT NULL,
-    PRIMARY KEY (case_id, seq)
-) WITHOUT ROWID;
+    UNIQUE (case_id, seq)
+);
 
 -- Due work. ready_at = when the job may be claimed: its due time while unleased, its
 -- lease expiry while leased; one index serves every claim.

@@ -13,6 +13,7 @@
 
 mod cache;
 mod convert;
+mod pool;
 
 use crate::case::{
     self, Actor, CaseId, CaseState, Command, Decision, Effect, Rejected, TaskId, TimerId,
@@ -25,13 +26,14 @@ use crate::store::{
 use cache::{CaseCache, Live};
 use chrono::{DateTime, NaiveDate, Utc};
 use convert::{Dispatch, StepJob};
+use pool::PluginPool;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{Notify, Semaphore, mpsc};
+use tokio::sync::{Notify, mpsc};
 use uuid::Uuid;
 
 pub(crate) use convert::parse_event;
@@ -206,7 +208,7 @@ struct Inner<S> {
     /// Signalled whenever a work item finishes.
     work_done: Notify,
     timers_in_flight: Mutex<HashSet<(Uuid, String)>>,
-    plugin_slots: Semaphore,
+    plugin_pool: PluginPool,
     settled: Mutex<Option<mpsc::UnboundedSender<Settled>>>,
     counters: Counters,
 }
@@ -231,7 +233,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl<S: Store> Runtime<S> {
     pub fn new(store: S, plugins: Arc<dyn Plugins>, clock: Arc<dyn Clock>, cfg: Config) -> Self {
-        let plugin_slots = Semaphore::new(cfg.plugin_threads.max(1));
+        let plugin_pool = PluginPool::new(cfg.plugin_threads)
+            .expect("the plugin pool needs its threads (the OS refused to start one)");
         let cases = Mutex::new(CaseCache::new(cfg.cache_cases));
         Runtime {
             inner: Arc::new(Inner {
@@ -244,7 +247,7 @@ impl<S: Store> Runtime<S> {
                 in_flight: AtomicUsize::new(0),
                 work_done: Notify::new(),
                 timers_in_flight: Mutex::new(HashSet::new()),
-                plugin_slots,
+                plugin_pool,
                 settled: Mutex::new(None),
                 counters: Counters::default(),
             }),
@@ -876,28 +879,22 @@ impl<S: Store> Runtime<S> {
         node: crate::flow::NodeId,
         attempt: u32,
     ) -> Result<Command> {
-        let permit = self
-            .inner
-            .plugin_slots
-            .acquire()
-            .await
-            .map_err(|_| Error::BadJob {
-                message: "the plugin pool is closed".into(),
-            })?;
         let plugins = self.inner.plugins.clone();
         let mut limits = self.inner.cfg.call_limits;
         if let Some(timeout) = timeout {
             limits.timeout = timeout;
         }
-        let (digest, result) = tokio::task::spawn_blocking(move || {
-            let digest = input.digest();
-            (digest, plugins.call(&plugin, &input, &limits))
-        })
-        .await
-        .map_err(|e| Error::BadJob {
-            message: format!("plugin call panicked: {e}"),
-        })?;
-        drop(permit);
+        let (digest, result) = self
+            .inner
+            .plugin_pool
+            .run(move || {
+                let digest = input.digest();
+                (digest, plugins.call(&plugin, &input, &limits))
+            })
+            .await
+            .map_err(|message| Error::BadJob {
+                message: format!("plugin call failed: {message}"),
+            })?;
         self.inner.counters.steps.fetch_add(1, Ordering::Relaxed);
         Ok(match result {
             Ok(report) => {

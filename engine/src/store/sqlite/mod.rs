@@ -150,13 +150,22 @@ impl SqliteStore {
         tokio::spawn(writer::checkpointer(checkpoint, nudges));
         let stats = Arc::new(Stats::default());
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(writer::run(
-            write,
-            rx,
-            stats.clone(),
-            options.max_batch.max(1),
-            nudge,
-        ));
+        // The writer runs on its own thread with its own event loop: a batch is hundreds
+        // of statement round trips to the connection's worker thread, and on the shared
+        // runtime each of them waited behind every ready engine task (73 ms per batch
+        // under load, with the writer mostly idle).
+        let run = writer::run(write, rx, stats.clone(), options.max_batch.max(1), nudge);
+        let thread = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .and_then(|rt| {
+                std::thread::Builder::new()
+                    .name("docket-store-writer".into())
+                    .spawn(move || rt.block_on(run))
+            });
+        if let Err(e) = thread {
+            return Err(Error::WriterStopped(format!("cannot start its thread: {e}")));
+        }
         Ok(SqliteStore {
             inner: Arc::new(Inner { tx, read, stats }),
         })

@@ -869,8 +869,8 @@ impl<S: Store> Runtime<S> {
         Ok(())
     }
 
-    /// Runs one plugin call on the blocking pool (at most `plugin_threads` at once) and
-    /// turns its report into the command that answers the run.
+    /// Runs one plugin call on the plugin pool and turns its report into the command that
+    /// answers the run.
     async fn call_plugin(
         &self,
         plugin: PluginRef,
@@ -879,24 +879,33 @@ impl<S: Store> Runtime<S> {
         node: crate::flow::NodeId,
         attempt: u32,
     ) -> Result<Command> {
-        let plugins = self.inner.plugins.clone();
+        let rt = self.clone();
+        self.inner
+            .plugin_pool
+            .run(move || rt.call_plugin_here(&plugin, &input, timeout, node, attempt))
+            .await
+            .map_err(|message| Error::BadJob {
+                message: format!("plugin call failed: {message}"),
+            })
+    }
+
+    /// One plugin call on the current thread (a plugin pool thread).
+    fn call_plugin_here(
+        &self,
+        plugin: &PluginRef,
+        input: &StepInput,
+        timeout: Option<Duration>,
+        node: crate::flow::NodeId,
+        attempt: u32,
+    ) -> Command {
         let mut limits = self.inner.cfg.call_limits;
         if let Some(timeout) = timeout {
             limits.timeout = timeout;
         }
-        let (digest, result) = self
-            .inner
-            .plugin_pool
-            .run(move || {
-                let digest = input.digest();
-                (digest, plugins.call(&plugin, &input, &limits))
-            })
-            .await
-            .map_err(|message| Error::BadJob {
-                message: format!("plugin call failed: {message}"),
-            })?;
+        let digest = input.digest();
+        let result = self.inner.plugins.call(plugin, input, &limits);
         self.inner.counters.steps.fetch_add(1, Ordering::Relaxed);
-        Ok(match result {
+        match result {
             Ok(report) => {
                 let us = report.duration.as_micros() as u64;
                 self.inner
@@ -916,7 +925,7 @@ impl<S: Store> Runtime<S> {
                 error,
                 build: None,
             },
-        })
+        }
     }
 
     /// Runs, here and now, the plugin steps a decision asks for at once, folding each
@@ -925,25 +934,48 @@ impl<S: Store> Runtime<S> {
     ///
     /// Nothing of it is acknowledged before the one transaction holding all of it is on
     /// disk; plugins are pure, so a crash before that commit only means they run again
-    /// from the last committed state. Steps not run here become jobs as usual.
+    /// from the last committed state. Steps not run here become jobs as usual. The whole
+    /// chain — calls and state-machine transitions — runs as one job on the plugin pool.
     async fn advance(
         &self,
         flow: &Arc<Flow>,
+        state: CaseState,
+        decision: Decision,
+    ) -> Result<(CaseState, Decision)> {
+        if !self.wants_steps_now(&decision) {
+            return Ok((state, decision));
+        }
+        let rt = self.clone();
+        let flow = flow.clone();
+        self.inner
+            .plugin_pool
+            .run(move || rt.fold_steps(&flow, state, decision))
+            .await
+            .map_err(|message| Error::BadJob {
+                message: format!("plugin call failed: {message}"),
+            })?
+    }
+
+    /// Whether every effect of `decision` is a plugin run due now (and there is one).
+    fn wants_steps_now(&self, decision: &Decision) -> bool {
+        let now = self.inner.clock.now();
+        !decision.effects.is_empty()
+            && decision
+                .effects
+                .iter()
+                .all(|e| matches!(e, Effect::RunPlugin { due, .. } if *due <= now))
+    }
+
+    /// The loop of [`Runtime::advance`], on a plugin pool thread.
+    fn fold_steps(
+        &self,
+        flow: &Flow,
         mut state: CaseState,
         mut decision: Decision,
     ) -> Result<(CaseState, Decision)> {
         let budget = self.inner.cfg.chain_steps;
         let mut runs = 0usize;
-        loop {
-            let now = self.inner.clock.now();
-            let all_due_steps = !decision.effects.is_empty()
-                && decision
-                    .effects
-                    .iter()
-                    .all(|e| matches!(e, Effect::RunPlugin { due, .. } if *due <= now));
-            if !all_due_steps || runs >= budget {
-                return Ok((state, decision));
-            }
+        while runs < budget && self.wants_steps_now(&decision) {
             for effect in std::mem::take(&mut decision.effects) {
                 let Effect::RunPlugin {
                     node,
@@ -970,9 +1002,7 @@ impl<S: Store> Runtime<S> {
                         continue;
                     }
                 };
-                let cmd = self
-                    .call_plugin(plugin.clone(), input, *timeout, node.clone(), *attempt)
-                    .await?;
+                let cmd = self.call_plugin_here(plugin, &input, *timeout, node.clone(), *attempt);
                 runs += 1;
                 let (next, d) =
                     case::transition_owned(flow, state, cmd, self.inner.clock.now())?;
@@ -985,6 +1015,7 @@ impl<S: Store> Runtime<S> {
                 decision.effects.extend(d.effects);
             }
         }
+        Ok((state, decision))
     }
 
     async fn run_timer(&self, case_id: Uuid, timer_id: &str) -> Result<()> {

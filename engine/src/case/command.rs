@@ -26,7 +26,7 @@ pub enum Command {
         node: NodeId,
         attempt: u32,
         report: CallReport,
-        /// Lowercase hex SHA-256 of the canonical `StepInput` (computed by the runtime).
+        /// `StepInput::digest` of the input the plugin was given (computed by the runtime).
         input_digest: String,
     },
     /// A plugin call could not even produce a report (unknown plugin, load failure…).

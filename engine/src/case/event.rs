@@ -36,7 +36,7 @@ pub enum Event {
         attempt: u32,
         plugin: PluginBuild,
         duration_us: u64,
-        /// Lowercase hex SHA-256 of the canonical `StepInput` the plugin was given.
+        /// `StepInput::digest` of the input the plugin was given.
         input_digest: String,
         output: StepOutput,
         result_var: Option<String>,

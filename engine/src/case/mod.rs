@@ -234,7 +234,9 @@ pub fn step_input(flow: &Flow, state: &CaseState, node: &NodeId) -> Option<StepI
         case_id: state.case_id().to_string(),
         node_id: node.to_string(),
         config: task.config_json.clone(),
-        vars: state.vars().to_string(),
+        // Canonical (keys sorted): the live state and one replayed from the stored history
+        // give the same text, so the recorded input digest can be checked later.
+        vars: crate::store::chain::canonical_json(state.vars()),
         business_date: state.business_date().format("%Y-%m-%d").to_string(),
     })
 }

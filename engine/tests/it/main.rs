@@ -2,3 +2,4 @@
 
 mod flow_fixtures;
 mod flow_plugins;
+mod runtime;

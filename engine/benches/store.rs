@@ -16,6 +16,7 @@ use engine::store::{
     CaseStatus, ChainHead, NewCase, NewEvent, SqliteStore, Store, Time, Transition, chain,
 };
 use serde_json::{Value, json};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -51,14 +52,16 @@ fn fixture() -> Fixture {
     let mut vars = history[0].1["input"].clone();
     let mut nodes = serde_json::Map::new();
     for (kind, payload) in &history {
-        if kind == "step_completed" {
-            if let (Some(var), Some(map)) = (payload["result_var"].as_str(), vars.as_object_mut())
-            {
-                map.insert(var.to_string(), payload["output"]["result"].clone());
-            }
+        if kind == "step_completed"
+            && let (Some(var), Some(map)) = (payload["result_var"].as_str(), vars.as_object_mut())
+        {
+            map.insert(var.to_string(), payload["output"]["result"].clone());
         }
         if let Some(node) = payload["node"].as_str() {
-            nodes.insert(node.to_string(), json!({"status": "done", "at": payload["at"]}));
+            nodes.insert(
+                node.to_string(),
+                json!({"status": "done", "at": payload["at"]}),
+            );
         }
     }
     let snapshot = json!({
@@ -96,19 +99,72 @@ fn now() -> Time {
         .unwrap_or_default()
 }
 
-/// User + system CPU time of this process so far.
-fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which is in parentheses and may hold spaces).
+/// User + system CPU ticks (1/100 s) in a `/proc/.../stat` line.
+fn stat_ticks(stat: &str) -> (String, u64) {
+    // The command name is in parentheses and may hold spaces.
+    let name = stat
+        .split_once('(')
+        .and_then(|(_, r)| r.rsplit_once(')'))
+        .map(|(n, _)| n.to_string())
+        .unwrap_or_default();
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let fields: Vec<&str> = rest.split_whitespace().collect();
     // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-    let ticks: u64 = [11, 12]
+    let ticks = [11, 12]
         .iter()
         .filter_map(|&i| fields.get(i).and_then(|f| f.parse::<u64>().ok()))
         .sum();
-    // The kernel reports clock ticks; Linux uses 100 per second for this file.
-    Duration::from_millis(ticks * 10)
+    (name, ticks)
+}
+
+/// User + system CPU time of this process so far.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Linux reports clock ticks of 1/100 s in this file.
+    Duration::from_millis(stat_ticks(&stat).1 * 10)
+}
+
+/// CPU ticks of every thread of this process, by thread id: (name, ticks).
+fn thread_ticks() -> HashMap<String, (String, u64)> {
+    let mut out = HashMap::new();
+    if let Ok(dir) = std::fs::read_dir("/proc/self/task") {
+        for entry in dir.flatten() {
+            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            out.insert(
+                entry.file_name().to_string_lossy().into_owned(),
+                stat_ticks(&stat),
+            );
+        }
+    }
+    out
+}
+
+/// Where the CPU went between two [`thread_ticks`]: µs per transition for each thread that
+/// used any, busiest first (SQLite's connection threads are all `sqlx-sqlite-wor`: the
+/// writer's is the busiest, the checkpointer's the next).
+fn thread_split(
+    before: &HashMap<String, (String, u64)>,
+    after: &HashMap<String, (String, u64)>,
+    transitions: u64,
+) -> String {
+    let mut used: Vec<(String, u64)> = after
+        .iter()
+        .map(|(tid, (name, ticks))| {
+            let was = before.get(tid).map(|(_, t)| *t).unwrap_or(0);
+            (name.clone(), ticks.saturating_sub(was))
+        })
+        .filter(|(_, ticks)| *ticks > 0)
+        .collect();
+    used.sort_by_key(|(_, ticks)| std::cmp::Reverse(*ticks));
+    used.iter()
+        .map(|(name, ticks)| {
+            format!(
+                "{name} {:.1}",
+                (*ticks * 10_000) as f64 / transitions.max(1) as f64
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 async fn run_case(store: &SqliteStore, fx: &Fixture, version: Uuid) -> usize {
@@ -177,6 +233,7 @@ async fn round(store: &SqliteStore, version: Uuid, label: &str, cases: usize, in
     let fx = Arc::new(fixture());
     let before = store.commit_stats();
     let cpu0 = cpu_time();
+    let threads0 = thread_ticks();
     let start = Instant::now();
     let mut tasks = Vec::with_capacity(in_flight);
     for w in 0..in_flight {
@@ -196,6 +253,7 @@ async fn round(store: &SqliteStore, version: Uuid, label: &str, cases: usize, in
     }
     let wall = start.elapsed();
     let cpu = cpu_time().saturating_sub(cpu0);
+    let threads = thread_ticks();
     let after = store.commit_stats();
     let transitions = after.transitions - before.transitions;
     let transactions = after.transactions - before.transactions;
@@ -215,6 +273,10 @@ async fn round(store: &SqliteStore, version: Uuid, label: &str, cases: usize, in
         cpu.as_secs_f64() * 1e6 / transitions.max(1) as f64,
         cpu.as_secs_f64(),
         100.0 * cpu.as_secs_f64() / secs
+    );
+    println!(
+        "  CPU µs per transition by thread: {}",
+        thread_split(&threads0, &threads, transitions)
     );
     println!(
         "  {transactions} transactions (fsyncs), mean batch {:.1}, largest {}",
@@ -247,7 +309,13 @@ fn main() {
             .await
             .unwrap_or_else(|e| panic!("open: {e}"));
         let version = store
-            .deploy_flow("retail-loan", "h", "flow: retail-loan\n", Uuid::now_v7(), now())
+            .deploy_flow(
+                "retail-loan",
+                "h",
+                "flow: retail-loan\n",
+                Uuid::now_v7(),
+                now(),
+            )
             .await
             .unwrap_or_else(|e| panic!("deploy: {e}"))
             .version
@@ -255,7 +323,11 @@ fn main() {
         // The warm-up also fills the database a little, so the WAL is past its first growth.
         round(&store, version, "warm-up", cases / 5, in_flight).await;
         round(&store, version, "store", cases, in_flight).await;
-        let size = |name: &str| std::fs::metadata(dir.path().join(name)).map(|m| m.len()).unwrap_or(0);
+        let size = |name: &str| {
+            std::fs::metadata(dir.path().join(name))
+                .map(|m| m.len())
+                .unwrap_or(0)
+        };
         println!(
             "  database {:.1} MB, WAL {:.1} MB",
             size("bench.db") as f64 / 1e6,

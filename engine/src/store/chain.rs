@@ -50,16 +50,77 @@ pub fn write_canonical(value: &Value, out: &mut Vec<u8>) {
             out.push(b']');
         }
         Value::String(s) => write_str(s, out),
-        // Writing scalars into a Vec cannot fail.
-        scalar => {
-            let _ = serde_json::to_writer(&mut *out, scalar);
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        // Writing a number into a Vec cannot fail.
+        Value::Number(n) => {
+            let _ = serde_json::to_writer(&mut *out, n);
         }
     }
 }
 
-/// A JSON string literal, escaped as serde_json does.
+/// A JSON string literal, escaped exactly as serde_json does (the hashes of stored
+/// events depend on it): `"` and `\` escaped, control characters as `\b \t \n \f \r`
+/// or `\u00XX`, everything else (non-ASCII included) as it is. Runs of plain bytes are
+/// copied at once.
 pub fn write_str(s: &str, out: &mut Vec<u8>) {
-    let _ = serde_json::to_writer(&mut *out, s);
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    // `bytes[plain..i]` is copied as it is when the next escape (or the end) comes.
+    let mut plain = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        // Eight bytes at a time while none of them needs escaping.
+        if let Some(word) = bytes[i..].first_chunk::<8>()
+            && !needs_escape(u64::from_le_bytes(*word))
+        {
+            i += 8;
+            continue;
+        }
+        let b = bytes[i];
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0x00..=0x1f => &[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[(b >> 4) as usize],
+                HEX[(b & 0xf) as usize],
+            ],
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        out.extend_from_slice(&bytes[plain..i]);
+        out.extend_from_slice(escape);
+        i += 1;
+        plain = i;
+    }
+    out.extend_from_slice(&bytes[plain..]);
+    out.push(b'"');
+}
+
+/// Whether any of the eight bytes of `word` is a control character, `"` or `\\`
+/// (exact, with the usual has-zero-byte / has-byte-less-than bit tricks).
+fn needs_escape(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
+    let quote = word ^ (ONES * u64::from(b'"'));
+    let backslash = word ^ (ONES * u64::from(b'\\'));
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    (below_space | zero(quote) | zero(backslash)) != 0
 }
 
 /// The stored form of an event time: RFC 3339, UTC, microseconds, `Z`.
@@ -110,6 +171,29 @@ mod tests {
         );
         let back: Value = serde_json::from_str(&canonical_json(&v)).unwrap_or_default();
         assert_eq!(back, v);
+    }
+
+    #[test]
+    fn every_ascii_character_is_escaped_like_serde_json() {
+        let all: String = (0u8..0x80).map(char::from).collect();
+        let mut out = Vec::new();
+        write_str(&all, &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap_or_default(),
+            serde_json::to_string(&all).unwrap_or_default()
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn strings_are_escaped_like_serde_json(s in "\\PC*|[\\x00-\\x1f\"\\\\a-zé中]*") {
+            let mut out = Vec::new();
+            write_str(&s, &mut out);
+            proptest::prop_assert_eq!(
+                String::from_utf8(out).unwrap_or_default(),
+                serde_json::to_string(&s).unwrap_or_default()
+            );
+        }
     }
 
     #[test]

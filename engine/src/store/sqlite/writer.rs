@@ -2,7 +2,7 @@
 //! is waiting (up to a bound), writes them in one transaction and fsyncs once.
 //!
 //! A batch of transitions is first applied with multi-row statements per table: rows are
-//! bound parameters in chunks of fixed sizes (64, 16, 4, 1 rows), so each statement text
+//! bound parameters in chunks of fixed sizes (256, 64, 16, 4, 1 rows), so each statement text
 //! is prepared once and then only re-bound. If any check fails — a duplicate
 //! `(case_id, seq)`, a stale head, a lost lease, a timer already fired — the batch is
 //! rolled back and re-applied one savepoint per transition, so only the bad transition
@@ -100,15 +100,8 @@ impl Prepared {
                     text
                 }
             };
-            let next: Arc<str> = chain::event_hash(
-                &hash,
-                &t.case_id,
-                seq,
-                &event.kind,
-                &event.payload,
-                &at,
-            )
-            .into();
+            let next: Arc<str> =
+                chain::event_hash(&hash, &t.case_id, seq, &event.kind, &event.payload, &at).into();
             events.push(EventRow {
                 seq,
                 kind: event.kind.into(),
@@ -142,8 +135,8 @@ impl Prepared {
 }
 
 /// Row counts of the chunks one multi-row statement is prepared for: a batch of `n` rows
-/// runs as `n / 64` statements of 64 rows, then at most three of each smaller size.
-const CHUNKS: [usize; 4] = [64, 16, 4, 1];
+/// runs as `n / 256` statements of 256 rows, then at most three of each smaller size.
+const CHUNKS: [usize; 5] = [256, 64, 16, 4, 1];
 
 /// One multi-row statement, its text made once per chunk size: `head`, then `row`
 /// repeated (comma-separated), then `tail`.
@@ -163,7 +156,10 @@ impl Bulk {
 
     /// The largest chunk that fits in `left` rows, and its statement.
     fn chunk(&'static self, left: usize) -> (usize, &'static str) {
-        let i = CHUNKS.iter().position(|&n| n <= left).unwrap_or(CHUNKS.len() - 1);
+        let i = CHUNKS
+            .iter()
+            .position(|&n| n <= left)
+            .unwrap_or(CHUNKS.len() - 1);
         (CHUNKS[i], self.texts[i].as_str())
     }
 }
@@ -256,9 +252,15 @@ macro_rules! bulk_sql {
 // A created case is inserted with its head after the transition, so it needs no update.
 bulk_sql!(
     CREATE_CASES,
-    "INSERT INTO cases (id, flow_version_id, status, outcome, last_seq, last_hash, snapshot,
+    "INSERT INTO cases (id, flow_version_id, status, outcome, last_seq, last_hash,
         snapshot_seq, created_at, updated_at) VALUES ",
-    "(?,?,?,?,?,?,?,?,?,?)",
+    "(?,?,?,?,?,?,?,?,?)",
+    ""
+);
+bulk_sql!(
+    SAVE_SNAPSHOTS,
+    "INSERT OR REPLACE INTO snapshots (case_id, state) VALUES ",
+    "(?,?)",
     ""
 );
 bulk_sql!(
@@ -270,14 +272,12 @@ bulk_sql!(
 // Moves a head only from the one it was decided against (optimistic concurrency).
 bulk_sql!(
     MOVE_HEADS,
-    "UPDATE cases SET status = v.column2,
-        snapshot = COALESCE(v.column3, cases.snapshot),
-        snapshot_seq = CASE WHEN v.column3 IS NULL THEN cases.snapshot_seq ELSE v.column4 END,
-        last_seq = v.column4, last_hash = v.column5,
-        outcome = COALESCE(v.column6, cases.outcome), updated_at = v.column7
+    "UPDATE cases SET status = v.column1, snapshot_seq = COALESCE(v.column2, cases.snapshot_seq),
+        last_seq = v.column3, last_hash = v.column4,
+        outcome = COALESCE(v.column5, cases.outcome), updated_at = v.column6
      FROM (VALUES ",
     "(?,?,?,?,?,?,?,?,?)",
-    ") AS v WHERE cases.id = v.column1 AND cases.last_seq = v.column8 AND cases.last_hash = v.column9"
+    ") AS v WHERE cases.id = v.column7 AND cases.last_seq = v.column8 AND cases.last_hash = v.column9"
 );
 bulk_sql!(
     COMPLETE_JOBS,
@@ -333,12 +333,7 @@ bulk_sql!(
         due_at = excluded.due_at, opened_at = excluded.opened_at, closed_at = NULL,
         escalated_to = NULL"
 );
-bulk_sql!(
-    CLEAR_JOBS,
-    "DELETE FROM jobs WHERE case_id IN (",
-    "?",
-    ")"
-);
+bulk_sql!(CLEAR_JOBS, "DELETE FROM jobs WHERE case_id IN (", "?", ")");
 bulk_sql!(
     CLEAR_TIMERS,
     "DELETE FROM timers WHERE case_id IN (",
@@ -376,7 +371,6 @@ async fn apply(conn: &mut SqliteConnection, items: &[&Prepared]) -> Result<(), F
             a.add(p.t.outcome.as_deref())?;
             a.add(p.head.seq)?;
             a.add(p.head_hash.clone())?;
-            a.add(p.snapshot.clone())?;
             a.add(p.snapshot_seq().unwrap_or(0))?;
             a.add(p.now)?;
             a.add(p.now)
@@ -390,15 +384,21 @@ async fn apply(conn: &mut SqliteConnection, items: &[&Prepared]) -> Result<(), F
         .flat_map(|p| p.events.iter().map(move |e| (&p.case_id, e)))
         .collect();
     if !events.is_empty() {
-        bulk(conn, "appending events", &APPEND_EVENTS, &events, |a, (case, e)| {
-            a.add(Arc::clone(case))?;
-            a.add(e.seq)?;
-            a.add(e.kind.clone())?;
-            a.add(e.payload.clone())?;
-            a.add(e.at.clone())?;
-            a.add(e.prev_hash.clone())?;
-            a.add(e.hash.clone())
-        })
+        bulk(
+            conn,
+            "appending events",
+            &APPEND_EVENTS,
+            &events,
+            |a, (case, e)| {
+                a.add(Arc::clone(case))?;
+                a.add(e.seq)?;
+                a.add(e.kind.clone())?;
+                a.add(e.payload.clone())?;
+                a.add(e.at.clone())?;
+                a.add(e.prev_hash.clone())?;
+                a.add(e.hash.clone())
+            },
+        )
         .await
         .map_err(|f| f.unique_means("an event with this seq was already appended"))?;
     }
@@ -410,13 +410,13 @@ async fn apply(conn: &mut SqliteConnection, items: &[&Prepared]) -> Result<(), F
         .collect();
     if !heads.is_empty() {
         let n = bulk(conn, "updating case heads", &MOVE_HEADS, &heads, |a, p| {
-            a.add(p.case_id.clone())?;
             a.add(p.t.status.as_str())?;
-            a.add(p.snapshot.clone())?;
+            a.add(p.snapshot_seq())?;
             a.add(p.head.seq)?;
             a.add(p.head_hash.clone())?;
             a.add(p.t.outcome.as_deref())?;
             a.add(p.now)?;
+            a.add(p.case_id.clone())?;
             a.add(p.t.prev.seq)?;
             a.add(p.prev_hash.clone())
         })
@@ -428,16 +428,42 @@ async fn apply(conn: &mut SqliteConnection, items: &[&Prepared]) -> Result<(), F
         }
     }
 
+    // Only for transitions whose case row was written above (created or moved on).
+    let snapshots: Vec<(&Prepared, &Arc<str>)> = items
+        .iter()
+        .filter(|p| p.t.create.is_some() || !p.events.is_empty())
+        .filter_map(|p| p.snapshot.as_ref().map(|s| (*p, s)))
+        .collect();
+    if !snapshots.is_empty() {
+        bulk(
+            conn,
+            "saving snapshots",
+            &SAVE_SNAPSHOTS,
+            &snapshots,
+            |a, (p, s)| {
+                a.add(p.case_id.clone())?;
+                a.add(Arc::clone(s))
+            },
+        )
+        .await?;
+    }
+
     let completes: Vec<&Lease> = items
         .iter()
         .filter_map(|p| p.t.complete_job.as_ref())
         .collect();
     if !completes.is_empty() {
-        let n = bulk(conn, "completing jobs", &COMPLETE_JOBS, &completes, |a, l| {
-            a.add(l.job_id.to_string())?;
-            a.add(l.owner.as_str())?;
-            a.add(l.epoch)
-        })
+        let n = bulk(
+            conn,
+            "completing jobs",
+            &COMPLETE_JOBS,
+            &completes,
+            |a, l| {
+                a.add(l.job_id.to_string())?;
+                a.add(l.owner.as_str())?;
+                a.add(l.epoch)
+            },
+        )
         .await?;
         if n != completes.len() as u64 {
             return Err(Fail::LeaseLost);
@@ -446,9 +472,13 @@ async fn apply(conn: &mut SqliteConnection, items: &[&Prepared]) -> Result<(), F
 
     let cancelled: Vec<&Uuid> = items.iter().flat_map(|p| &p.t.cancel_jobs).collect();
     if !cancelled.is_empty() {
-        bulk(conn, "cancelling jobs", &CANCEL_JOBS, &cancelled, |a, id| {
-            a.add(id.to_string())
-        })
+        bulk(
+            conn,
+            "cancelling jobs",
+            &CANCEL_JOBS,
+            &cancelled,
+            |a, id| a.add(id.to_string()),
+        )
         .await?;
     }
 
@@ -473,10 +503,16 @@ async fn apply(conn: &mut SqliteConnection, items: &[&Prepared]) -> Result<(), F
         .flat_map(|p| p.t.cancel_timers.iter().map(move |t| (*p, t)))
         .collect();
     if !cancels.is_empty() {
-        bulk(conn, "cancelling timers", &CANCEL_TIMERS, &cancels, |a, (p, t)| {
-            a.add(p.case_id.clone())?;
-            a.add(t.as_str())
-        })
+        bulk(
+            conn,
+            "cancelling timers",
+            &CANCEL_TIMERS,
+            &cancels,
+            |a, (p, t)| {
+                a.add(p.case_id.clone())?;
+                a.add(t.as_str())
+            },
+        )
         .await?;
     }
 
@@ -535,10 +571,16 @@ async fn apply(conn: &mut SqliteConnection, items: &[&Prepared]) -> Result<(), F
     let escalations: Vec<&(String, String)> =
         items.iter().flat_map(|p| &p.t.escalate_tasks).collect();
     if !escalations.is_empty() {
-        bulk(conn, "escalating tasks", &ESCALATE_TASKS, &escalations, |a, (t, role)| {
-            a.add(t.as_str())?;
-            a.add(role.as_str())
-        })
+        bulk(
+            conn,
+            "escalating tasks",
+            &ESCALATE_TASKS,
+            &escalations,
+            |a, (t, role)| {
+                a.add(t.as_str())?;
+                a.add(role.as_str())
+            },
+        )
         .await?;
     }
 
@@ -568,12 +610,32 @@ async fn apply(conn: &mut SqliteConnection, items: &[&Prepared]) -> Result<(), F
         .collect();
     if !finished.is_empty() {
         let id = |a: &mut SqliteArguments, p: &&Prepared| a.add(p.case_id.clone());
-        bulk(conn, "clearing jobs of finished cases", &CLEAR_JOBS, &finished, id).await?;
-        bulk(conn, "clearing timers of finished cases", &CLEAR_TIMERS, &finished, id).await?;
-        bulk(conn, "closing tasks of finished cases", &CLOSE_CASE_TASKS, &finished, |a, p| {
-            a.add(p.case_id.clone())?;
-            a.add(p.now)
-        })
+        bulk(
+            conn,
+            "clearing jobs of finished cases",
+            &CLEAR_JOBS,
+            &finished,
+            id,
+        )
+        .await?;
+        bulk(
+            conn,
+            "clearing timers of finished cases",
+            &CLEAR_TIMERS,
+            &finished,
+            id,
+        )
+        .await?;
+        bulk(
+            conn,
+            "closing tasks of finished cases",
+            &CLOSE_CASE_TASKS,
+            &finished,
+            |a, p| {
+                a.add(p.case_id.clone())?;
+                a.add(p.now)
+            },
+        )
         .await?;
     }
     Ok(())

@@ -19,12 +19,20 @@ CREATE TABLE cases (
     outcome         TEXT,
     last_seq        INTEGER NOT NULL,
     last_hash       TEXT NOT NULL,
-    snapshot        TEXT,
+    -- The seq the case's snapshot (below) reflects; 0 when it has none.
     snapshot_seq    INTEGER NOT NULL DEFAULT 0,
     created_at      INTEGER NOT NULL,
     updated_at      INTEGER NOT NULL
 );
-CREATE INDEX cases_status ON cases (status);
+-- No index on status: every transition changes it, and only listings filter by it.
+
+-- The latest state snapshot of each case. Apart from the case row, so that row stays small
+-- and is updated in place; a new snapshot replaces the old one (INSERT OR REPLACE), which
+-- appends it at the end of the table.
+CREATE TABLE snapshots (
+    case_id TEXT PRIMARY KEY,
+    state   TEXT NOT NULL
+);
 
 -- Append-only, hash-chained history. (case_id, seq) is the optimistic-concurrency key.
 CREATE TABLE events (

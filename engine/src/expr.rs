@@ -22,6 +22,55 @@ pub struct Expr {
     program: Arc<cel::Program>,
     references: Vec<String>,
     paths: Vec<String>,
+    /// Per top-level variable, the part of it the expression can reach (see [`Reach`]).
+    reach: Vec<(String, Reach)>,
+}
+
+/// The part of a variable an expression reads. Every use of a variable is a chain of
+/// field selections (a path) or the variable itself, so handing CEL only the selected
+/// fields evaluates the same as handing it the whole document — and a 50-field OCR result
+/// read as `docs.outcome` costs one field's conversion, not fifty.
+#[derive(Clone, Debug, PartialEq)]
+enum Reach {
+    /// The whole value (used as itself somewhere, e.g. `size(docs)` or `docs[k]`).
+    All,
+    /// Only these fields (each reached further down).
+    Fields(BTreeMap<String, Reach>),
+}
+
+impl Reach {
+    fn from_paths<'p>(paths: impl Iterator<Item = &'p str>) -> Reach {
+        let mut reach = Reach::Fields(BTreeMap::new());
+        for path in paths {
+            let mut at = &mut reach;
+            for segment in path.split('.') {
+                let Reach::Fields(fields) = at else { break };
+                at = fields
+                    .entry(segment.to_string())
+                    .or_insert_with(|| Reach::Fields(BTreeMap::new()));
+            }
+            *at = Reach::All;
+        }
+        reach
+    }
+
+    /// `value` cut down to what is reached, as CEL.
+    fn project(&self, value: &serde_json::Value) -> Value {
+        match (self, value) {
+            (Reach::Fields(fields), serde_json::Value::Object(o)) => {
+                let map: HashMap<Key, Value> = fields
+                    .iter()
+                    .filter_map(|(k, reach)| {
+                        o.get(k)
+                            .map(|v| (Key::String(Arc::new(k.clone())), reach.project(v)))
+                    })
+                    .collect();
+                Value::Map(Map { map: Arc::new(map) })
+            }
+            // Not an object: selecting a field fails in CEL exactly as it would have.
+            _ => json_to_cel(value),
+        }
+    }
 }
 
 /// Why an expression did not compile. `offset` is the position, in characters from the
@@ -102,10 +151,31 @@ impl Expr {
         })?;
         let mut walker = RefWalker::default();
         walker.walk(program.expression(), &mut Vec::new());
+        let references: Vec<String> = walker.top.into_iter().collect();
+        let paths: Vec<String> = walker.paths.into_iter().collect();
+        let reach = references
+            .iter()
+            .map(|name| {
+                let under = paths.iter().filter_map(|p| {
+                    if p == name {
+                        Some("")
+                    } else {
+                        p.strip_prefix(name.as_str())?.strip_prefix('.')
+                    }
+                });
+                let reach = if under.clone().any(str::is_empty) {
+                    Reach::All
+                } else {
+                    Reach::from_paths(under)
+                };
+                (name.clone(), reach)
+            })
+            .collect();
         Ok(Expr {
             source: src.to_string(),
-            references: walker.top.into_iter().collect(),
-            paths: walker.paths.into_iter().collect(),
+            references,
+            paths,
+            reach,
             program: Arc::new(program),
         })
     }
@@ -144,9 +214,9 @@ impl Expr {
         };
         let value = ROOT.with(|root| {
             let mut scope = root.new_inner_scope();
-            for name in &self.references {
+            for (name, reach) in &self.reach {
                 if let Some(v) = obj.get(name) {
-                    scope.add_variable_from_value(name.as_str(), json_to_cel(v));
+                    scope.add_variable_from_value(name.as_str(), reach.project(v));
                 }
             }
             self.program.execute(&scope)
@@ -372,6 +442,66 @@ pub fn cel_to_json(v: &Value) -> Option<serde_json::Value> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The evaluation before projections: every referenced variable converted whole.
+    fn eval_whole(e: &Expr, vars: &serde_json::Value) -> Result<serde_json::Value, String> {
+        let obj = vars.as_object().unwrap();
+        let value = ROOT.with(|root| {
+            let mut scope = root.new_inner_scope();
+            for name in e.references() {
+                if let Some(v) = obj.get(name) {
+                    scope.add_variable_from_value(name.as_str(), json_to_cel(v));
+                }
+            }
+            e.program.execute(&scope)
+        });
+        value
+            .map(|v| cel_to_json(&v).unwrap())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn projected_variables_evaluate_like_whole_ones() {
+        let vars = json!({
+            "docs": {"outcome": "pass", "checks": [{"ok": true}, {"ok": false}],
+                     "detail": {"id_card": {"confidence": 0.97}}, "n": 3},
+            "scoring": {"score": 731, "grade": "B"},
+            "amount": 120000,
+            "name": "x"
+        });
+        for src in [
+            "docs.outcome == 'pass' && scoring.score >= 720 && amount <= 200000",
+            "docs.detail.id_card.confidence > 0.9",
+            "docs.checks.all(c, c.ok)",
+            "docs.checks.exists(c, c.ok) && size(docs.checks) == 2",
+            "has(docs.missing) || has(docs.outcome)",
+            "size(docs) == 4",
+            "docs['outcome'] == 'pass'",
+            "docs.missing == 1",
+            "amount.field == 1",
+            "docs.detail.id_card.confidence.x == 1",
+            "name.size() == 1",
+            "scoring.score + docs.n",
+            "{'s': scoring.score, 'g': scoring.grade}",
+        ] {
+            let e = Expr::compile(src).unwrap();
+            let projected = e.eval(&vars).map_err(|err| match err {
+                EvalError::Execution { message, .. } => message,
+                other => other.to_string(),
+            });
+            assert_eq!(projected, eval_whole(&e, &vars), "{src}");
+        }
+        // Only the reached fields are handed over.
+        let e = Expr::compile("docs.outcome == 'pass' && docs.detail.id_card.confidence > 0.5")
+            .unwrap();
+        let docs = &e.reach.iter().find(|(n, _)| n == "docs").unwrap().1;
+        let Value::Map(m) = docs.project(&vars["docs"]) else {
+            panic!("a map")
+        };
+        let mut keys: Vec<String> = m.map.keys().map(|k| format!("{k:?}")).collect();
+        keys.sort();
+        assert_eq!(keys.len(), 2, "{keys:?}");
+    }
 
     fn assert_send_sync<T: Send + Sync>() {}
 

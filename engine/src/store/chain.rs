@@ -145,7 +145,18 @@ pub fn event_hash(
         hasher.update((field.len() as u64).to_be_bytes());
         hasher.update(field.as_bytes());
     }
-    hex::encode(hasher.finalize())
+    lower_hex(&hasher.finalize())
+}
+
+/// Lower-case hex of `bytes` (what `hex::encode` gives, without its per-character iterator).
+fn lower_hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -194,6 +205,12 @@ mod tests {
                 serde_json::to_string(&s).unwrap_or_default()
             );
         }
+    }
+
+    #[test]
+    fn hex_is_hex_encode() {
+        let bytes: Vec<u8> = (0u8..=255).collect();
+        assert_eq!(lower_hex(&bytes), hex::encode(&bytes));
     }
 
     #[test]

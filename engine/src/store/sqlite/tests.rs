@@ -201,3 +201,108 @@ async fn concurrent_commits_share_transactions() {
     assert!(after.transactions - before.transactions < 200, "{after:?}");
     assert!(after.mean_batch() > 1.0);
 }
+
+/// Stale transitions mixed into concurrent batches: the batch's statements end the whole
+/// transaction on the first conflict (`OR ROLLBACK`), and the batch is re-run one
+/// savepoint per transition, so exactly the stale ones fail and every other one commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_transitions_in_a_batch_fail_alone() {
+    let (store, _dir) = fresh().await;
+    let ids = seed_running(&store, 60).await;
+    let before = store.commit_stats();
+    let mut handles = Vec::new();
+    for (i, (id, head)) in ids.iter().enumerate() {
+        let (id, head) = (*id, head.clone());
+        let fresh_store = store.clone();
+        handles.push(tokio::spawn(async move {
+            let store = fresh_store;
+            let mut t = Transition::new(id, head, CaseStatus::Running, conformance::t0());
+            t.events.push(NewEvent {
+                kind: "e".into(),
+                payload: format!("{{\"n\":{i}}}"),
+                at: conformance::t0(),
+            });
+            (true, store.commit(t).await)
+        }));
+        if i % 10 == 0 {
+            // Decided against the genesis head: its seq 1 is taken.
+            let store = store.clone();
+            handles.push(tokio::spawn(async move {
+                let mut t = Transition::new(
+                    id,
+                    ChainHead::genesis(),
+                    CaseStatus::Running,
+                    conformance::t0(),
+                );
+                t.events.push(NewEvent {
+                    kind: "e".into(),
+                    payload: "{}".into(),
+                    at: conformance::t0(),
+                });
+                (false, store.commit(t).await)
+            }));
+        }
+    }
+    for h in handles {
+        let (good, result) = h.await.unwrap_or_else(|e| panic!("{e}"));
+        if good {
+            assert!(result.is_ok(), "{result:?}");
+        } else {
+            assert!(
+                matches!(result, Err(crate::store::Error::Conflict { .. })),
+                "{result:?}"
+            );
+        }
+    }
+    let after = store.commit_stats();
+    assert_eq!(after.transitions - before.transitions, 60);
+    assert_eq!(after.rejected - before.rejected, 6);
+    for (id, _) in &ids {
+        let case = store.load_case(*id).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(case.head.seq, 2);
+    }
+    assert!(
+        audit::verify(&store)
+            .await
+            .map(|r| r.is_ok())
+            .unwrap_or(false)
+    );
+}
+
+/// Starts `cases` running cases with one event each, concurrently; returns ids and heads.
+async fn seed_running(store: &SqliteStore, cases: usize) -> Vec<(Uuid, ChainHead)> {
+    let version = store
+        .deploy_flow("f", "h", "src", Uuid::now_v7(), conformance::t0())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .version
+        .id;
+    let mut handles = Vec::new();
+    for _ in 0..cases {
+        let store = store.clone();
+        handles.push(tokio::spawn(async move {
+            let id = Uuid::now_v7();
+            let mut t = Transition::new(
+                id,
+                ChainHead::genesis(),
+                CaseStatus::Running,
+                conformance::t0(),
+            );
+            t.create = Some(NewCase {
+                flow_version: version,
+            });
+            t.events.push(NewEvent {
+                kind: "e".into(),
+                payload: "{}".into(),
+                at: conformance::t0(),
+            });
+            let head = store.commit(t).await.unwrap_or_else(|e| panic!("{e}")).head;
+            (id, head)
+        }));
+    }
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.unwrap_or_else(|e| panic!("{e}")));
+    }
+    out
+}

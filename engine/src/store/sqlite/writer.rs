@@ -140,35 +140,60 @@ const CHUNKS: [usize; 5] = [256, 64, 16, 4, 1];
 
 /// One multi-row statement, its text made once per chunk size: `head`, then `row`
 /// repeated (comma-separated), then `tail`.
+///
+/// Each text also comes in an `OR ROLLBACK` form (for inserts and updates) used when the
+/// whole transaction is the unit of failure: a statement that can only fail together with
+/// its transaction needs no statement journal, which otherwise copies every page the
+/// statement changes.
 struct Bulk {
     texts: [String; CHUNKS.len()],
+    whole: [String; CHUNKS.len()],
+    /// Parameters bound per row.
+    params: usize,
 }
 
 impl Bulk {
     fn new(head: &str, row: &str, tail: &str) -> Bulk {
+        let texts = CHUNKS.map(|n| {
+            let rows = vec![row; n].join(",");
+            format!("{head}{rows}{tail}")
+        });
+        let whole = texts.clone().map(|t| {
+            t.replacen("INSERT INTO ", "INSERT OR ROLLBACK INTO ", 1)
+                .replacen("UPDATE ", "UPDATE OR ROLLBACK ", 1)
+        });
         Bulk {
-            texts: CHUNKS.map(|n| {
-                let rows = vec![row; n].join(",");
-                format!("{head}{rows}{tail}")
-            }),
+            texts,
+            whole,
+            params: row.matches('?').count(),
         }
     }
 
-    /// The largest chunk that fits in `left` rows, and its statement.
-    fn chunk(&'static self, left: usize) -> (usize, &'static str) {
+    /// The largest chunk that fits in `left` rows, and its statement (in its
+    /// `OR ROLLBACK` form if `whole`).
+    fn chunk(&'static self, left: usize, whole: bool) -> (usize, &'static str) {
         let i = CHUNKS
             .iter()
             .position(|&n| n <= left)
             .unwrap_or(CHUNKS.len() - 1);
-        (CHUNKS[i], self.texts[i].as_str())
+        let texts = if whole { &self.whole } else { &self.texts };
+        (CHUNKS[i], texts[i].as_str())
     }
+}
+
+/// The connection transitions are applied on, and what a failure undoes.
+struct Tx<'c> {
+    conn: &'c mut SqliteConnection,
+    /// A failure rolls back the whole transaction (the batch is then re-run one savepoint
+    /// per transition), so a failing statement may end it itself (`OR ROLLBACK`).
+    whole: bool,
 }
 
 type BindResult = std::result::Result<(), sqlx::error::BoxDynError>;
 
 /// Runs `stmt` over all `rows` in chunks, returning the total of rows affected.
 async fn bulk<R>(
-    conn: &mut SqliteConnection,
+    tx: &mut Tx<'_>,
     place: &'static str,
     stmt: &'static LazyLock<Bulk>,
     rows: &[R],
@@ -178,14 +203,15 @@ async fn bulk<R>(
     let mut affected = 0;
     let mut left = rows;
     while !left.is_empty() {
-        let (n, sql) = stmt.chunk(left.len());
+        let (n, sql) = stmt.chunk(left.len(), tx.whole);
         let (chunk, rest) = left.split_at(n);
         let mut args = SqliteArguments::default();
+        args.reserve(n * stmt.params, 0);
         for row in chunk {
             bind(&mut args, row).map_err(|e| Fail::Db(place, sqlx::Error::Encode(e)))?;
         }
         affected += sqlx::query_with(sql, args)
-            .execute(&mut *conn)
+            .execute(&mut *tx.conn)
             .await
             .map_err(|e| Fail::Db(place, e))?
             .rows_affected();
@@ -349,7 +375,7 @@ bulk_sql!(
 
 /// Applies transitions with one multi-row statement per table (per chunk), checking
 /// every expected count.
-async fn apply(conn: &mut SqliteConnection, items: &[&Prepared]) -> Result<(), Fail> {
+async fn apply(tx: &mut Tx<'_>, items: &[&Prepared]) -> Result<(), Fail> {
     let creates: Vec<&Prepared> = items
         .iter()
         .copied()
@@ -363,7 +389,7 @@ async fn apply(conn: &mut SqliteConnection, items: &[&Prepared]) -> Result<(), F
                 "a new case must start from the genesis head".into(),
             ));
         }
-        bulk(conn, "creating cases", &CREATE_CASES, &creates, |a, p| {
+        bulk(tx, "creating cases", &CREATE_CASES, &creates, |a, p| {
             let version = p.t.create.as_ref().map(|c| c.flow_version.to_string());
             a.add(p.case_id.clone())?;
             a.add(version)?;
@@ -385,7 +411,7 @@ async fn apply(conn: &mut SqliteConnection, items: &[&Prepared]) -> Result<(), F
         .collect();
     if !events.is_empty() {
         bulk(
-            conn,
+            tx,
             "appending events",
             &APPEND_EVENTS,
             &events,
@@ -409,7 +435,7 @@ async fn apply(conn: &mut SqliteConnection, items: &[&Prepared]) -> Result<(), F
         .filter(|p| p.t.create.is_none() && !p.events.is_empty())
         .collect();
     if !heads.is_empty() {
-        let n = bulk(conn, "updating case heads", &MOVE_HEADS, &heads, |a, p| {
+        let n = bulk(tx, "updating case heads", &MOVE_HEADS, &heads, |a, p| {
             a.add(p.t.status.as_str())?;
             a.add(p.snapshot_seq())?;
             a.add(p.head.seq)?;
@@ -436,7 +462,7 @@ async fn apply(conn: &mut SqliteConnection, items: &[&Prepared]) -> Result<(), F
         .collect();
     if !snapshots.is_empty() {
         bulk(
-            conn,
+            tx,
             "saving snapshots",
             &SAVE_SNAPSHOTS,
             &snapshots,
@@ -453,17 +479,11 @@ async fn apply(conn: &mut SqliteConnection, items: &[&Prepared]) -> Result<(), F
         .filter_map(|p| p.t.complete_job.as_ref())
         .collect();
     if !completes.is_empty() {
-        let n = bulk(
-            conn,
-            "completing jobs",
-            &COMPLETE_JOBS,
-            &completes,
-            |a, l| {
-                a.add(l.job_id.to_string())?;
-                a.add(l.owner.as_str())?;
-                a.add(l.epoch)
-            },
-        )
+        let n = bulk(tx, "completing jobs", &COMPLETE_JOBS, &completes, |a, l| {
+            a.add(l.job_id.to_string())?;
+            a.add(l.owner.as_str())?;
+            a.add(l.epoch)
+        })
         .await?;
         if n != completes.len() as u64 {
             return Err(Fail::LeaseLost);
@@ -472,13 +492,9 @@ async fn apply(conn: &mut SqliteConnection, items: &[&Prepared]) -> Result<(), F
 
     let cancelled: Vec<&Uuid> = items.iter().flat_map(|p| &p.t.cancel_jobs).collect();
     if !cancelled.is_empty() {
-        bulk(
-            conn,
-            "cancelling jobs",
-            &CANCEL_JOBS,
-            &cancelled,
-            |a, id| a.add(id.to_string()),
-        )
+        bulk(tx, "cancelling jobs", &CANCEL_JOBS, &cancelled, |a, id| {
+            a.add(id.to_string())
+        })
         .await?;
     }
 
@@ -487,7 +503,7 @@ async fn apply(conn: &mut SqliteConnection, items: &[&Prepared]) -> Result<(), F
         .filter_map(|p| p.t.fire_timer.as_ref().map(|t| (*p, t)))
         .collect();
     if !fires.is_empty() {
-        let n = bulk(conn, "firing timers", &FIRE_TIMERS, &fires, |a, (p, t)| {
+        let n = bulk(tx, "firing timers", &FIRE_TIMERS, &fires, |a, (p, t)| {
             a.add(p.case_id.clone())?;
             a.add(t.as_str())?;
             a.add(p.now)
@@ -504,7 +520,7 @@ async fn apply(conn: &mut SqliteConnection, items: &[&Prepared]) -> Result<(), F
         .collect();
     if !cancels.is_empty() {
         bulk(
-            conn,
+            tx,
             "cancelling timers",
             &CANCEL_TIMERS,
             &cancels,
@@ -521,7 +537,7 @@ async fn apply(conn: &mut SqliteConnection, items: &[&Prepared]) -> Result<(), F
         .flat_map(|p| p.t.arm_timers.iter().map(move |t| (*p, t)))
         .collect();
     if !arms.is_empty() {
-        bulk(conn, "arming timers", &ARM_TIMERS, &arms, |a, (p, t)| {
+        bulk(tx, "arming timers", &ARM_TIMERS, &arms, |a, (p, t)| {
             a.add(p.case_id.clone())?;
             a.add(t.timer_id.as_str())?;
             a.add(t.node.as_str())?;
@@ -535,7 +551,7 @@ async fn apply(conn: &mut SqliteConnection, items: &[&Prepared]) -> Result<(), F
         .flat_map(|p| p.t.jobs.iter().map(move |j| (*p, j)))
         .collect();
     if !jobs.is_empty() {
-        bulk(conn, "enqueuing jobs", &ENQUEUE_JOBS, &jobs, |a, (p, j)| {
+        bulk(tx, "enqueuing jobs", &ENQUEUE_JOBS, &jobs, |a, (p, j)| {
             let (owner, expires) = match &j.lease_to {
                 Some((owner, expires)) => (Some(owner.as_str()), Some(micros(*expires))),
                 None => (None, None),
@@ -561,7 +577,7 @@ async fn apply(conn: &mut SqliteConnection, items: &[&Prepared]) -> Result<(), F
         .flat_map(|p| p.t.close_tasks.iter().map(move |t| (*p, t)))
         .collect();
     if !closes.is_empty() {
-        bulk(conn, "closing tasks", &CLOSE_TASKS, &closes, |a, (p, t)| {
+        bulk(tx, "closing tasks", &CLOSE_TASKS, &closes, |a, (p, t)| {
             a.add(t.as_str())?;
             a.add(p.now)
         })
@@ -572,7 +588,7 @@ async fn apply(conn: &mut SqliteConnection, items: &[&Prepared]) -> Result<(), F
         items.iter().flat_map(|p| &p.t.escalate_tasks).collect();
     if !escalations.is_empty() {
         bulk(
-            conn,
+            tx,
             "escalating tasks",
             &ESCALATE_TASKS,
             &escalations,
@@ -589,7 +605,7 @@ async fn apply(conn: &mut SqliteConnection, items: &[&Prepared]) -> Result<(), F
         .flat_map(|p| p.t.open_tasks.iter().map(move |t| (*p, t)))
         .collect();
     if !opens.is_empty() {
-        bulk(conn, "opening tasks", &OPEN_TASKS, &opens, |a, (p, t)| {
+        bulk(tx, "opening tasks", &OPEN_TASKS, &opens, |a, (p, t)| {
             a.add(t.task_id.as_str())?;
             a.add(p.case_id.clone())?;
             a.add(t.node.as_str())?;
@@ -611,7 +627,7 @@ async fn apply(conn: &mut SqliteConnection, items: &[&Prepared]) -> Result<(), F
     if !finished.is_empty() {
         let id = |a: &mut SqliteArguments, p: &&Prepared| a.add(p.case_id.clone());
         bulk(
-            conn,
+            tx,
             "clearing jobs of finished cases",
             &CLEAR_JOBS,
             &finished,
@@ -619,7 +635,7 @@ async fn apply(conn: &mut SqliteConnection, items: &[&Prepared]) -> Result<(), F
         )
         .await?;
         bulk(
-            conn,
+            tx,
             "clearing timers of finished cases",
             &CLEAR_TIMERS,
             &finished,
@@ -627,7 +643,7 @@ async fn apply(conn: &mut SqliteConnection, items: &[&Prepared]) -> Result<(), F
         )
         .await?;
         bulk(
-            conn,
+            tx,
             "closing tasks of finished cases",
             &CLOSE_CASE_TASKS,
             &finished,
@@ -650,7 +666,11 @@ async fn apply_commits(
     // Fast path: no savepoint, so SQLite journals no page twice. The commits are the
     // first thing in the transaction, so on failure rolling it all back loses nothing.
     if commits.len() > 1 {
-        match apply(conn, commits).await {
+        let mut tx = Tx {
+            conn: &mut *conn,
+            whole: true,
+        };
+        match apply(&mut tx, commits).await {
             Ok(()) => {
                 return Ok(commits
                     .iter()
@@ -662,7 +682,9 @@ async fn apply_commits(
                     .collect());
             }
             Err(_) => {
-                plain(conn, "ROLLBACK").await?;
+                // An `OR ROLLBACK` statement may have ended the transaction already; had
+                // the rollback failed otherwise, BEGIN fails, and so does the batch.
+                let _ = plain(conn, "ROLLBACK").await;
                 plain(conn, "BEGIN IMMEDIATE").await?;
                 stats.isolated_batches.fetch_add(1, Ordering::Relaxed);
             }
@@ -671,7 +693,11 @@ async fn apply_commits(
     let mut out = Vec::with_capacity(commits.len());
     for p in commits {
         plain(conn, "SAVEPOINT one").await?;
-        match apply(conn, std::slice::from_ref(p)).await {
+        let mut tx = Tx {
+            conn: &mut *conn,
+            whole: false,
+        };
+        match apply(&mut tx, std::slice::from_ref(p)).await {
             Ok(()) => {
                 plain(conn, "RELEASE one").await?;
                 out.push(Ok(Committed {

@@ -100,6 +100,22 @@ async fn runtime(dir: &tempfile::TempDir, cfg: Config) -> (Runtime<SqliteStore>,
     (rt, plugins)
 }
 
+/// Deploys `yaml` and starts one case run in this process; the outcome and the store's
+/// commit count before the start.
+async fn start_here(
+    rt: &Runtime<SqliteStore>,
+    file: &str,
+    yaml: &str,
+) -> (engine::runtime::Outcome, u64) {
+    let version = rt.deploy(file, yaml).await.unwrap().version.id;
+    let before = rt.store().commit_stats().transitions;
+    let out = rt
+        .start_case(version, json!({}), "test", None, true)
+        .await
+        .unwrap();
+    (out, before)
+}
+
 fn events_of(stored: &[engine::store::StoredEvent]) -> Vec<String> {
     stored.iter().map(|e| e.kind.clone()).collect()
 }
@@ -108,13 +124,7 @@ fn events_of(stored: &[engine::store::StoredEvent]) -> Vec<String> {
 async fn an_automatic_path_is_one_commit_without_jobs() {
     let dir = tempfile::tempdir().unwrap();
     let (rt, plugins) = runtime(&dir, Config::default()).await;
-    let version = rt.deploy("three.yaml", THREE_STEPS).await.unwrap().version.id;
-    let before = rt.store().commit_stats().transitions;
-
-    let out = rt
-        .start_case(version, json!({}), "test", None, true)
-        .await
-        .unwrap();
+    let (out, before) = start_here(&rt, "three.yaml", THREE_STEPS).await;
     assert_eq!(out.status, CaseStatus::Completed);
     assert_eq!(out.outcome.as_deref(), Some("done"));
     // Start and three step results: four state-machine transitions, one store commit.
@@ -138,13 +148,7 @@ async fn the_fold_stops_at_a_backoff_and_the_rest_runs_as_a_job() {
     );
     let dir = tempfile::tempdir().unwrap();
     let (rt, _) = runtime(&dir, Config::default()).await;
-    let version = rt.deploy("flaky.yaml", &flaky).await.unwrap().version.id;
-    let before = rt.store().commit_stats().transitions;
-
-    let out = rt
-        .start_case(version, json!({}), "test", None, true)
-        .await
-        .unwrap();
+    let (out, before) = start_here(&rt, "flaky.yaml", &flaky).await;
     // a ran, b failed and waits out its backoff: committed at once, nothing after b yet.
     assert_eq!(out.status, CaseStatus::Running);
     assert_eq!(rt.store().commit_stats().transitions - before, 1);
@@ -171,13 +175,7 @@ async fn chain_steps_bounds_the_fold_and_jobs_finish_the_case() {
         ..Config::default()
     };
     let (rt, _) = runtime(&dir, cfg).await;
-    let version = rt.deploy("three.yaml", THREE_STEPS).await.unwrap().version.id;
-    let before = rt.store().commit_stats().transitions;
-
-    let out = rt
-        .start_case(version, json!({}), "test", None, true)
-        .await
-        .unwrap();
+    let (out, before) = start_here(&rt, "three.yaml", THREE_STEPS).await;
     assert_eq!(out.status, CaseStatus::Running, "only a ran before the commit");
     rt.wait_idle().await;
     let case = rt.case_state(out.case_id).await.unwrap();

@@ -6,8 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::sync::Arc;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A reference to a plugin from a flow: `name@major`, e.g. `ocr-check@1`.
@@ -243,7 +243,13 @@ mod tests {
             "2026-03-01",
         );
         let mut framed = Vec::new();
-        for field in ["c", "n", "2026-03-01", r#"{"card":"v1"}"#, r#"{"amount":100}"#] {
+        for field in [
+            "c",
+            "n",
+            "2026-03-01",
+            r#"{"card":"v1"}"#,
+            r#"{"amount":100}"#,
+        ] {
             framed.extend_from_slice(&(field.len() as u64).to_le_bytes());
             framed.extend_from_slice(field.as_bytes());
         }

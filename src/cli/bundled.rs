@@ -3,9 +3,18 @@
 
 /// Bundled flows: name and YAML (the files under `workflows/`).
 pub(crate) const FLOWS: &[(&str, &str)] = &[
-    ("retail-loan", include_str!("../../workflows/retail-loan.yaml")),
-    ("corporate-credit", include_str!("../../workflows/corporate-credit.yaml")),
-    ("small-business", include_str!("../../workflows/small-business.yaml")),
+    (
+        "retail-loan",
+        include_str!("../../workflows/retail-loan.yaml"),
+    ),
+    (
+        "corporate-credit",
+        include_str!("../../workflows/corporate-credit.yaml"),
+    ),
+    (
+        "small-business",
+        include_str!("../../workflows/small-business.yaml"),
+    ),
     (
         "post-loan-monitoring",
         include_str!("../../workflows/post-loan-monitoring.yaml"),
@@ -35,7 +44,10 @@ pub(crate) const RETAIL_AUTO_SAMPLES: &[(&str, &str)] = &[
 
 /// The YAML of a bundled flow by name.
 pub(crate) fn flow(name: &str) -> Option<&'static str> {
-    FLOWS.iter().find(|(n, _)| *n == name).map(|(_, yaml)| *yaml)
+    FLOWS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, yaml)| *yaml)
 }
 
 #[cfg(test)]

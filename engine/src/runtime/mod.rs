@@ -1004,8 +1004,7 @@ impl<S: Store> Runtime<S> {
                 };
                 let cmd = self.call_plugin_here(plugin, &input, *timeout, node.clone(), *attempt);
                 runs += 1;
-                let (next, d) =
-                    case::transition_owned(flow, state, cmd, self.inner.clock.now())?;
+                let (next, d) = case::transition_owned(flow, state, cmd, self.inner.clock.now())?;
                 self.inner
                     .counters
                     .transitions
@@ -1070,8 +1069,10 @@ impl<S: Store> Runtime<S> {
             &self.dispatch(true),
         )?;
         t.fire_timer = Some(timer_id.to_string());
-        let outcome = match self.commit_live(&mut guard, t, state, flow, snapshot_seq)
-            .await {
+        let outcome = match self
+            .commit_live(&mut guard, t, state, flow, snapshot_seq)
+            .await
+        {
             Ok(o) => o,
             // Fired by someone else first: exactly once, and not by us.
             Err(Error::Store(store::Error::TimerGone { .. })) => return Ok(()),

@@ -4,8 +4,8 @@
 
 use engine::case::Event;
 use engine::plugin::{
-    CallLimits, CallReport, PluginBuild, PluginInfo, PluginRef, Plugins, StepError,
-    StepErrorKind, StepInput, StepOutput,
+    CallLimits, CallReport, PluginBuild, PluginInfo, PluginRef, Plugins, StepError, StepErrorKind,
+    StepInput, StepOutput,
 };
 use engine::runtime::{Config, Runtime, SystemClock};
 use engine::store::{CaseStatus, SqliteStore, Store};
@@ -131,10 +131,17 @@ async fn an_automatic_path_is_one_commit_without_jobs() {
     assert_eq!(rt.store().commit_stats().transitions - before, 1);
     assert_eq!(rt.stats().transitions, 4);
     assert_eq!(plugins.runs.lock().unwrap().len(), 3);
-    assert_eq!(rt.store().next_due().await.unwrap(), None, "no job rows left");
+    assert_eq!(
+        rt.store().next_due().await.unwrap(),
+        None,
+        "no job rows left"
+    );
 
     let history = rt.store().events(out.case_id, 0).await.unwrap();
-    let steps = history.iter().filter(|e| e.kind == "step_completed").count();
+    let steps = history
+        .iter()
+        .filter(|e| e.kind == "step_completed")
+        .count();
     assert_eq!(steps, 3, "{:?}", events_of(&history));
     assert!(history.windows(2).all(|w| w[1].seq == w[0].seq + 1));
     assert_eq!(history.first().unwrap().kind, "case_started");
@@ -154,9 +161,20 @@ async fn the_fold_stops_at_a_backoff_and_the_rest_runs_as_a_job() {
     assert_eq!(rt.store().commit_stats().transitions - before, 1);
     let history = rt.store().events(out.case_id, 0).await.unwrap();
     let kinds = events_of(&history);
-    assert_eq!(kinds.iter().filter(|k| *k == "step_completed").count(), 1, "{kinds:?}");
-    assert_eq!(kinds.iter().filter(|k| *k == "step_failed").count(), 1, "{kinds:?}");
-    assert!(rt.store().next_due().await.unwrap().is_some(), "the retry is a job");
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "step_completed").count(),
+        1,
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "step_failed").count(),
+        1,
+        "{kinds:?}"
+    );
+    assert!(
+        rt.store().next_due().await.unwrap().is_some(),
+        "the retry is a job"
+    );
 
     // The retry (held in memory, due after the backoff) folds b's second run and c.
     rt.wait_idle().await;
@@ -176,7 +194,11 @@ async fn chain_steps_bounds_the_fold_and_jobs_finish_the_case() {
     };
     let (rt, _) = runtime(&dir, cfg).await;
     let (out, before) = start_here(&rt, "three.yaml", THREE_STEPS).await;
-    assert_eq!(out.status, CaseStatus::Running, "only a ran before the commit");
+    assert_eq!(
+        out.status,
+        CaseStatus::Running,
+        "only a ran before the commit"
+    );
     rt.wait_idle().await;
     let case = rt.case_state(out.case_id).await.unwrap();
     assert_eq!(case.outcome(), Some("done"));
@@ -195,9 +217,20 @@ async fn chain_steps_bounds_the_fold_and_jobs_finish_the_case() {
 async fn enqueued_cases_fold_in_the_worker_and_record_what_each_plugin_read() {
     let dir = tempfile::tempdir().unwrap();
     let (rt, _) = runtime(&dir, Config::default()).await;
-    let version = rt.deploy("three.yaml", THREE_STEPS).await.unwrap().version.id;
+    let version = rt
+        .deploy("three.yaml", THREE_STEPS)
+        .await
+        .unwrap()
+        .version
+        .id;
     let out = rt
-        .start_case(version, json!({"zeta": 1, "amount": 5}), "test", None, false)
+        .start_case(
+            version,
+            json!({"zeta": 1, "amount": 5}),
+            "test",
+            None,
+            false,
+        )
         .await
         .unwrap();
     assert_eq!(out.status, CaseStatus::Running);

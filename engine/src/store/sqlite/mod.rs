@@ -1,8 +1,9 @@
 //! The SQLite adapter: WAL, `synchronous=FULL`, one group-commit writer, a pool of readers.
 //!
-//! Every write (transitions, claims, releases, deployments) goes through the writer task,
-//! which owns the only write connection; reads use a separate pool (WAL lets them run
-//! beside the writer).
+//! Every write (transitions, claims, releases, deployments) goes through the writer (its
+//! own thread), which owns the only write connection; a checkpointer connection copies the
+//! WAL back into the database beside it, so commits never wait for that; reads use a
+//! separate pool (WAL lets them all run at once).
 
 mod writer;
 

@@ -142,13 +142,13 @@ impl SqliteStore {
             .connect_with(connect.clone())
             .await
             .map_err(Error::db("opening the read pool"))?;
-        // Checkpoints run beside the writer on their own connection (see writer::checkpointer).
+        // Checkpoints run beside the writer on their own connection (writer::checkpointer).
         let checkpoint = connect
             .connect()
             .await
             .map_err(Error::db("opening the checkpoint connection"))?;
         let (nudge, nudges) = mpsc::channel(1);
-        tokio::spawn(writer::checkpointer(checkpoint, nudges));
+        let checkpointer = writer::checkpointer(checkpoint, nudges);
         let stats = Arc::new(Stats::default());
         let (tx, rx) = mpsc::channel(QUEUE);
         // The writer runs on its own thread with its own event loop: a batch is hundreds
@@ -162,7 +162,11 @@ impl SqliteStore {
             .and_then(|rt| {
                 std::thread::Builder::new()
                     .name("docket-store-writer".into())
-                    .spawn(move || rt.block_on(run))
+                    .spawn(move || {
+                        // The checkpointer shares the writer's event loop (it mostly waits).
+                        rt.spawn(checkpointer);
+                        rt.block_on(run)
+                    })
             });
         if let Err(e) = thread {
             return Err(Error::WriterStopped(format!(

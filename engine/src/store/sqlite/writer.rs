@@ -965,12 +965,21 @@ pub(super) async fn run(
     let _ = sqlx::Connection::close(conn).await;
 }
 
+/// How long the checkpointer lets commits accumulate after the first one it hears of: a
+/// page that many small commits rewrite (the last page of the events table, index pages)
+/// is then copied and fsync'd once, not once per commit. At full speed this is well under
+/// the writer's own auto-checkpoint bound.
+const CHECKPOINT_DELAY: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// The checkpointer: copies committed WAL frames into the database file on its own
 /// connection, so the writer's commits never wait for it. PASSIVE never blocks the
 /// writer or readers; the writer's own (much larger) auto-checkpoint stays as the
 /// bound on the WAL should this one fall behind. Ends when the writer does.
 pub(super) async fn checkpointer(mut conn: SqliteConnection, mut nudges: mpsc::Receiver<()>) {
     while nudges.recv().await.is_some() {
+        tokio::time::sleep(CHECKPOINT_DELAY).await;
+        // Nudges that came in meanwhile are covered by this checkpoint.
+        while nudges.try_recv().is_ok() {}
         if let Err(e) = plain(&mut conn, "PRAGMA wal_checkpoint(PASSIVE)").await {
             tracing::warn!(error = %e, "store checkpointer: checkpoint failed");
         }

@@ -3,9 +3,10 @@
 
 use crate::error::Error;
 use crate::rules::{Check, OnMissing, Severity};
+use plugin_sdk::json::{Json, Kind, parse_members};
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
+use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 /// Most rules in one rule set: a limit so a runaway config is an error, not a slow step.
@@ -63,25 +64,8 @@ fn enabled_by_default() -> bool {
     true
 }
 
-/// Extends `base` with the path serde was at when it failed, as a JSON pointer.
-fn pointer(base: &str, path: &serde_path_to_error::Path) -> String {
-    let mut out = base.to_string();
-    for segment in path.iter() {
-        match segment {
-            serde_path_to_error::Segment::Seq { index } => out.push_str(&format!("/{index}")),
-            serde_path_to_error::Segment::Map { key } => {
-                out.push('/');
-                out.push_str(&key.replace('~', "~0").replace('/', "~1"));
-            }
-            serde_path_to_error::Segment::Enum { .. } | serde_path_to_error::Segment::Unknown => {}
-        }
-    }
-    out
-}
-
-fn typed<T: DeserializeOwned>(value: Value, at: &str) -> Result<T, Error> {
-    serde_path_to_error::deserialize(value)
-        .map_err(|e| Error::config(pointer(at, e.path()), e.inner().to_string()))
+fn typed<'a, T: Deserialize<'a>>(members: &[(Cow<'a, str>, Json<'a>)], at: &str) -> Result<T, Error> {
+    parse_members(members).map_err(|e| Error::config(format!("{at}{}", e.pointer), e.message))
 }
 
 fn valid_id(id: &str) -> bool {
@@ -91,19 +75,15 @@ fn valid_id(id: &str) -> bool {
         && id.len() <= 64
 }
 
-fn parse_rule(value: &Value, at: &str) -> Result<Rule, Error> {
-    let obj = value
-        .as_object()
-        .ok_or_else(|| Error::config(at, "a rule must be an object"))?;
-    let (mut header, mut body) = (Map::new(), Map::new());
-    for (k, v) in obj {
-        if HEADER_KEYS.contains(&k.as_str()) {
-            header.insert(k.clone(), v.clone())
-        } else {
-            body.insert(k.clone(), v.clone())
-        };
+fn parse_rule(value: Json<'_>, at: &str) -> Result<Rule, Error> {
+    if value.kind() != Kind::Object {
+        return Err(Error::config(at, "a rule must be an object"));
     }
-    let h: Header = typed(Value::Object(header), at)?;
+    let (header, body): (Vec<_>, Vec<_>) = value
+        .members()
+        .into_iter()
+        .partition(|(k, _)| HEADER_KEYS.contains(&k.as_ref()));
+    let h: Header = typed(&header, at)?;
     if !valid_id(&h.id) {
         return Err(Error::config(
             format!("{at}/id"),
@@ -113,14 +93,13 @@ fn parse_rule(value: &Value, at: &str) -> Result<Rule, Error> {
             ),
         ));
     }
-    let body = Value::Object(body);
     let check = match h.kind.as_str() {
-        "dti_ceiling" => Check::DtiCeiling(typed(body, at)?),
-        "age_band" => Check::AgeBand(typed(body, at)?),
-        "amount_limits" => Check::AmountLimits(typed(body, at)?),
-        "watchlist" => Check::Watchlist(typed(body, at)?),
-        "multi_lending" => Check::MultiLending(typed(body, at)?),
-        "restricted_industry" => Check::RestrictedIndustry(typed(body, at)?),
+        "dti_ceiling" => Check::DtiCeiling(typed(&body, at)?),
+        "age_band" => Check::AgeBand(typed(&body, at)?),
+        "amount_limits" => Check::AmountLimits(typed(&body, at)?),
+        "watchlist" => Check::Watchlist(typed(&body, at)?),
+        "multi_lending" => Check::MultiLending(typed(&body, at)?),
+        "restricted_industry" => Check::RestrictedIndustry(typed(&body, at)?),
         other => {
             return Err(Error::config(
                 format!("{at}/kind"),
@@ -162,28 +141,43 @@ fn parse_rule(value: &Value, at: &str) -> Result<Rule, Error> {
 
 /// Parses and checks a node config.
 pub fn parse(config: &Value) -> Result<Config, Error> {
-    let obj = config
-        .as_object()
-        .ok_or_else(|| Error::config("(root)", "the config must be an object with `rules`"))?;
-    for key in obj.keys() {
-        if !["rule_set", "description", "rules"].contains(&key.as_str()) {
+    let text = config.to_string();
+    let json = Json::document(&text).map_err(|e| Error::config("(root)", e.message))?;
+    parse_json(json)
+}
+
+/// [`parse`] straight from the config's text (no `Value` tree).
+pub fn parse_json(config: Json<'_>) -> Result<Config, Error> {
+    if config.kind() != Kind::Object {
+        return Err(Error::config(
+            "(root)",
+            "the config must be an object with `rules`",
+        ));
+    }
+    let members = config.members();
+    for (key, _) in &members {
+        if !["rule_set", "description", "rules"].contains(&key.as_ref()) {
             return Err(Error::config(
                 format!("/{key}"),
                 "unknown key, expected rule_set, description or rules",
             ));
         }
     }
-    let rule_set = match obj.get("rule_set") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(_) => return Err(Error::config("/rule_set", "must be a string")),
+    // The last of a repeated key, as `serde_json::Value` keeps it.
+    let get = |name: &str| members.iter().rev().find(|(k, _)| k == name).map(|(_, v)| *v);
+    let rule_set = match get("rule_set") {
+        None => None,
+        Some(v) => match v.kind() {
+            Kind::Null => None,
+            Kind::String => v.as_str().map(Cow::into_owned),
+            _ => return Err(Error::config("/rule_set", "must be a string")),
+        },
     };
-    let rules = obj
-        .get("rules")
-        .ok_or_else(|| Error::config("/rules", "a rule set needs `rules`"))?;
-    let rules = rules
-        .as_array()
-        .ok_or_else(|| Error::config("/rules", "must be an array of rules"))?;
+    let rules = get("rules").ok_or_else(|| Error::config("/rules", "a rule set needs `rules`"))?;
+    if rules.kind() != Kind::Array {
+        return Err(Error::config("/rules", "must be an array of rules"));
+    }
+    let rules = rules.elements();
     if rules.is_empty() || rules.len() > MAX_RULES {
         return Err(Error::config(
             "/rules",
@@ -192,7 +186,7 @@ pub fn parse(config: &Value) -> Result<Config, Error> {
     }
     let mut ids = BTreeSet::new();
     let mut parsed = Vec::with_capacity(rules.len());
-    for (i, v) in rules.iter().enumerate() {
+    for (i, v) in rules.into_iter().enumerate() {
         let at = format!("/rules/{i}");
         let rule = parse_rule(v, &at)?;
         if !ids.insert(rule.id.clone()) {

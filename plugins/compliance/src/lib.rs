@@ -14,10 +14,11 @@ pub use config::{Config, Rule};
 pub use error::Error;
 
 use dates::Date;
-use plugin_sdk::{Info, Input, Output, Plugin, Reason};
+use plugin_sdk::json::Vars;
+use plugin_sdk::{Info, Reason, TextInput, TextOutput, TextPlugin};
 use rules::{Ctx, OnMissing, Severity};
+pub use rules::Values;
 use serde::Serialize;
-use serde_json::{Map, Value, json};
 use vars::Fault;
 
 pub const NAME: &str = "compliance";
@@ -53,7 +54,7 @@ pub struct Violation {
     pub reason_code: String,
     pub message: String,
     /// The figures that triggered it.
-    pub values: Map<String, Value>,
+    pub values: Values,
 }
 
 /// The result document.
@@ -70,18 +71,56 @@ pub struct Verdict {
     /// Every rule by id, in rule order: `{kind, status, severity, values[, message]}` with
     /// status `passed`, `violated`, `skipped` (input missing and `on_missing: skip`) or
     /// `disabled`.
-    pub checks: Map<String, Value>,
+    pub checks: Checks,
+}
+
+/// How one rule went, as the result's `checks` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckDoc {
+    pub kind: &'static str,
+    /// `passed`, `violated`, `skipped` or `disabled`.
+    pub status: &'static str,
+    pub severity: Severity,
+    pub values: Values,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// Every rule's [`CheckDoc`] by rule id, in rule order (ids are unique in a rule set);
+/// written as a JSON object.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Checks(pub Vec<(String, CheckDoc)>);
+
+impl Serialize for Checks {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (id, check) in &self.0 {
+            map.serialize_entry(id, check)?;
+        }
+        map.end()
+    }
 }
 
 /// Runs every enabled rule of `config` over `vars` on business date `today`.
-pub fn evaluate(config: &Config, vars: &Value, today: Date) -> Result<Verdict, Error> {
+pub fn evaluate(config: &Config, vars: &Vars<'_>, today: Date) -> Result<Verdict, Error> {
     let ctx = Ctx { vars, today };
     let mut violations = Vec::new();
-    let mut checks = Map::new();
+    let mut checks = Vec::with_capacity(config.rules.len());
+    let doc = |kind, status, severity, values, message| CheckDoc {
+        kind,
+        status,
+        severity,
+        values,
+        message,
+    };
     for rule in &config.rules {
         let kind = rule.check.kind();
         if !rule.enabled {
-            checks.insert(rule.id.clone(), json!({"kind": kind, "status": "disabled", "severity": rule.severity, "values": {}}));
+            checks.push((
+                rule.id.clone(),
+                doc(kind, "disabled", rule.severity, Values::default(), None),
+            ));
             continue;
         }
         let finding = match rule.check.evaluate(&ctx, rule.severity) {
@@ -97,11 +136,17 @@ pub fn evaluate(config: &Config, vars: &Value, today: Date) -> Result<Verdict, E
                     });
                 }
                 OnMissing::Skip => {
-                    checks.insert(
+                    let message = format!("case variable {pointer} is missing");
+                    checks.push((
                         rule.id.clone(),
-                        json!({"kind": kind, "status": "skipped", "severity": rule.severity, "values": {"missing": pointer},
-                               "message": format!("case variable {pointer} is missing")}),
-                    );
+                        doc(
+                            kind,
+                            "skipped",
+                            rule.severity,
+                            rules::values! { "missing": pointer },
+                            Some(message),
+                        ),
+                    ));
                     continue;
                 }
                 OnMissing::Violate => rules::Finding::violated(
@@ -112,14 +157,23 @@ pub fn evaluate(config: &Config, vars: &Value, today: Date) -> Result<Verdict, E
         };
         match finding.violation {
             None => {
-                checks.insert(rule.id.clone(), json!({"kind": kind, "status": "passed", "severity": rule.severity, "values": finding.values}));
+                checks.push((
+                    rule.id.clone(),
+                    doc(kind, "passed", rule.severity, finding.values, None),
+                ));
             }
             Some(v) => {
                 let severity = v.severity.unwrap_or(rule.severity);
-                checks.insert(
+                checks.push((
                     rule.id.clone(),
-                    json!({"kind": kind, "status": "violated", "severity": severity, "values": finding.values, "message": v.message}),
-                );
+                    doc(
+                        kind,
+                        "violated",
+                        severity,
+                        finding.values.clone(),
+                        Some(v.message.clone()),
+                    ),
+                ));
                 violations.push(Violation {
                     rule: rule.id.clone(),
                     kind,
@@ -148,15 +202,15 @@ pub fn evaluate(config: &Config, vars: &Value, today: Date) -> Result<Verdict, E
         outcome,
         violations,
         reason_codes,
-        checks,
+        checks: Checks(checks),
     })
 }
 
 /// One call, from the SDK's input to its output: what the component runs.
-pub fn run_input(input: &Input) -> Result<Output, Error> {
-    let today = Date::parse(&input.business_date)
-        .ok_or_else(|| Error::BusinessDate(input.business_date.clone()))?;
-    let config = config::parse(&input.config)?;
+pub fn run_input(input: &TextInput<'_>) -> Result<TextOutput, Error> {
+    let today = Date::parse(input.business_date)
+        .ok_or_else(|| Error::BusinessDate(input.business_date.to_string()))?;
+    let config = config::parse_json(input.config)?;
     let verdict = evaluate(&config, &input.vars, today)?;
     let reasons = verdict
         .violations
@@ -168,9 +222,9 @@ pub fn run_input(input: &Input) -> Result<Output, Error> {
         })
         .collect();
     let outcome = verdict.outcome.as_str().to_string();
-    let result = serde_json::to_value(&verdict)
+    let result = serde_json::to_string(&verdict)
         .map_err(|e| Error::config("(root)", format!("result could not be encoded: {e}")))?;
-    Ok(Output {
+    Ok(TextOutput {
         result,
         outcome: Some(outcome),
         score: None,
@@ -180,7 +234,7 @@ pub fn run_input(input: &Input) -> Result<Output, Error> {
 
 pub struct Compliance;
 
-impl Plugin for Compliance {
+impl TextPlugin for Compliance {
     fn describe() -> Info {
         Info {
             name: NAME.into(),
@@ -190,12 +244,12 @@ impl Plugin for Compliance {
         }
     }
 
-    fn run(input: Input) -> Result<Output, plugin_sdk::Error> {
-        run_input(&input).map_err(Into::into)
+    fn run(input: &TextInput<'_>) -> Result<TextOutput, plugin_sdk::Error> {
+        run_input(input).map_err(Into::into)
     }
 }
 
 #[cfg(test)]
 mod tests;
 
-plugin_sdk::export_plugin!(Compliance);
+plugin_sdk::export_text_plugin!(Compliance);

@@ -4,7 +4,7 @@
 //! different case, or with extra spaces and dots, so both sides of every comparison go
 //! through the same key function.
 
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
 
 /// Key of a person's or company's name: NFKC (full-width → half-width, compatibility
 /// forms folded), full case folding (lower, upper, lower again: `ẞ`, `ß` and `SS` all
@@ -12,21 +12,57 @@ use unicode_normalization::UnicodeNormalization;
 /// character that is not a letter or digit removed (spaces, punctuation, the middle dot
 /// of transliterated names, symbols).
 pub fn name_key(s: &str) -> String {
-    s.nfkc()
-        .flat_map(char::to_lowercase)
-        .flat_map(char::to_uppercase)
-        .flat_map(char::to_lowercase)
-        .filter(|c| c.is_alphanumeric())
-        .collect()
+    // ASCII is its own NFKC form and folds by ASCII rules: the common case, without
+    // the Unicode tables.
+    if s.is_ascii() {
+        return s
+            .bytes()
+            .filter(u8::is_ascii_alphanumeric)
+            .map(|b| char::from(b.to_ascii_lowercase()))
+            .collect();
+    }
+    let fold = |chars: &mut dyn Iterator<Item = char>| -> String {
+        chars
+            .flat_map(char::to_lowercase)
+            .flat_map(char::to_uppercase)
+            .flat_map(char::to_lowercase)
+            .filter(|c| c.is_alphanumeric())
+            .collect()
+    };
+    if is_nfkc(s) {
+        fold(&mut s.chars())
+    } else {
+        fold(&mut s.nfkc())
+    }
+}
+
+/// Whether `s` is already in NFKC (most names, Chinese ones included), so the
+/// normalisation can be skipped. A `Maybe` from the quick check counts as no.
+fn is_nfkc(s: &str) -> bool {
+    is_nfkc_quick(s.chars()) == IsNormalized::Yes
 }
 
 /// Key of an identifier (ID number, credit code, industry code): NFKC, upper case,
 /// letters and digits only (`110101 19900307 451x` → `11010119900307451X`).
 pub fn id_key(s: &str) -> String {
-    s.nfkc()
-        .flat_map(char::to_uppercase)
-        .filter(|c| c.is_alphanumeric())
-        .collect()
+    if s.is_ascii() {
+        return s
+            .bytes()
+            .filter(u8::is_ascii_alphanumeric)
+            .map(|b| char::from(b.to_ascii_uppercase()))
+            .collect();
+    }
+    let fold = |chars: &mut dyn Iterator<Item = char>| -> String {
+        chars
+            .flat_map(char::to_uppercase)
+            .filter(|c| c.is_alphanumeric())
+            .collect()
+    };
+    if is_nfkc(s) {
+        fold(&mut s.chars())
+    } else {
+        fold(&mut s.nfkc())
+    }
 }
 
 #[cfg(test)]
@@ -59,6 +95,39 @@ mod tests {
         );
         assert_eq!(id_key("110101-19900307-451x"), "11010119900307451X");
         assert_eq!(id_key("c 31.1"), "C311");
+    }
+
+    #[test]
+    fn the_shortcuts_give_what_full_normalisation_gives() {
+        let full_name = |s: &str| -> String {
+            s.nfkc()
+                .flat_map(char::to_lowercase)
+                .flat_map(char::to_uppercase)
+                .flat_map(char::to_lowercase)
+                .filter(|c| c.is_alphanumeric())
+                .collect()
+        };
+        let full_id = |s: &str| -> String {
+            s.nfkc()
+                .flat_map(char::to_uppercase)
+                .filter(|c| c.is_alphanumeric())
+                .collect()
+        };
+        for s in [
+            "Acme-Trading, Ltd.",
+            "  John  O'Brien ",
+            "x~!@#$%^&*()_+{}|:\"<>?`-=[];',./ 09azAZ",
+            "张 伟",
+            "阿卜杜拉·艾买提",
+            "ＡＣＭＥ　Ｔｒａｄｉｎｇ",
+            "STRAẞE Straße ΟΔΥΣΣΕΥΣ",
+            "café cafe\u{301} ﬁ ① ㍿ Ⅻ",
+            "１１０１０１１９９００３０７４５１ｘ",
+            "",
+        ] {
+            assert_eq!(name_key(s), full_name(s), "{s}");
+            assert_eq!(id_key(s), full_id(s), "{s}");
+        }
     }
 
     #[test]

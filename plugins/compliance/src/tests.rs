@@ -3,8 +3,15 @@
 
 use super::*;
 use crate::schema::check::validate;
-use plugin_sdk::{Input, Plugin};
+use plugin_sdk::{Input, Output, TextPlugin};
 use serde_json::{Value, json};
+
+/// The plugin through the SDK's text entry point on a `Value` input, its result parsed back.
+fn run(input: Input) -> Result<Output, plugin_sdk::Error> {
+    input
+        .with_text(<Compliance as TextPlugin>::run)
+        .map(|o| o.into_output().expect("a result is JSON"))
+}
 
 const RETAIL: &str = include_str!("../../../workflows/rules/retail-v1.json");
 const SMALL_BUSINESS: &str = include_str!("../../../workflows/rules/small-business-v1.json");
@@ -70,7 +77,7 @@ fn the_schema_checker_catches_what_the_parser_rejects() {
 
 #[test]
 fn a_sound_retail_applicant_passes() {
-    let out = Compliance::run(input(cfg(RETAIL), good_retail())).unwrap();
+    let out = run(input(cfg(RETAIL), good_retail())).unwrap();
     assert_eq!(out.outcome.as_deref(), Some("pass"));
     assert!(out.reasons.is_empty());
     let r = &out.result;
@@ -98,7 +105,7 @@ fn several_violations_are_all_reported_and_reject_wins() {
     vars["applicant"]["monthly_income"] = json!(8000);
     vars["applicant"]["name"] = json!("ZHOU  FENG");
     vars["amount"] = json!(600000);
-    let out = Compliance::run(input(cfg(RETAIL), vars)).unwrap();
+    let out = run(input(cfg(RETAIL), vars)).unwrap();
     assert_eq!(out.outcome.as_deref(), Some("reject"));
     let r = &out.result;
     assert_eq!(r["passed"], json!(false));
@@ -131,7 +138,7 @@ fn several_violations_are_all_reported_and_reject_wins() {
 fn refer_only_violations_refer() {
     let mut vars = good_retail();
     vars["applicant"]["name"] = json!("Zhou Feng");
-    let out = Compliance::run(input(cfg(RETAIL), vars)).unwrap();
+    let out = run(input(cfg(RETAIL), vars)).unwrap();
     assert_eq!(out.outcome.as_deref(), Some("refer"));
     assert_eq!(out.result["passed"], json!(false));
 }
@@ -150,7 +157,7 @@ fn multi_lending_rejects_retail() {
     .map(|b| json!({"institution": b, "date": "2024-05-15", "reason": "loan_approval"}))
     .collect();
     vars["credit_report"]["queries"] = json!(queries);
-    let out = Compliance::run(input(cfg(RETAIL), vars)).unwrap();
+    let out = run(input(cfg(RETAIL), vars)).unwrap();
     assert_eq!(out.outcome.as_deref(), Some("reject"));
     assert_eq!(out.result["reason_codes"], json!(["MULTI_LENDING"]));
 }
@@ -163,7 +170,7 @@ fn small_business_and_corporate_sets_run_on_their_cases() {
                   "credit_report": {"queries": [{"institution": "Bank A", "date": "2024-06-20", "reason": "loan_approval"}]}},
         "amount": 800000, "term_months": 24, "product": "sme-working-capital"
     });
-    let out = Compliance::run(input(cfg(SMALL_BUSINESS), sme)).unwrap();
+    let out = run(input(cfg(SMALL_BUSINESS), sme)).unwrap();
     assert_eq!(out.outcome.as_deref(), Some("reject"));
     assert_eq!(out.result["reason_codes"], json!(["RESTRICTED_INDUSTRY"]));
     assert_eq!(
@@ -178,7 +185,7 @@ fn small_business_and_corporate_sets_run_on_their_cases() {
         "amount": 20000000, "term_months": 36, "product": "corporate-working-capital",
         "credit_report": {"queries": []}
     });
-    let out = Compliance::run(input(cfg(CORPORATE), corp.clone())).unwrap();
+    let out = run(input(cfg(CORPORATE), corp.clone())).unwrap();
     assert_eq!(out.outcome.as_deref(), Some("reject"));
     assert_eq!(
         out.result["reason_codes"],
@@ -191,7 +198,7 @@ fn small_business_and_corporate_sets_run_on_their_cases() {
     let mut clean = corp;
     clean.as_object_mut().unwrap().remove("guarantors");
     clean["applicant"]["industry_code"] = json!("C3912");
-    let out = Compliance::run(input(cfg(CORPORATE), clean)).unwrap();
+    let out = run(input(cfg(CORPORATE), clean)).unwrap();
     assert_eq!(out.outcome.as_deref(), Some("pass"), "{}", out.result);
 }
 
@@ -202,7 +209,7 @@ fn disabled_and_skipped_rules_are_recorded() {
         {"id": "INDUSTRY", "kind": "restricted_industry", "severity": "reject", "on_missing": "skip", "restricted": [{"prefix": "B06"}]},
         {"id": "DTI", "kind": "dti_ceiling", "severity": "refer", "on_missing": "violate", "max_ratio": 0.5, "annual_rate": 0.05}
     ]});
-    let out = Compliance::run(input(config, json!({}))).unwrap();
+    let out = run(input(config, json!({}))).unwrap();
     let r = &out.result;
     assert_eq!(r["checks"]["AGE"]["status"], json!("disabled"));
     assert_eq!(r["checks"]["INDUSTRY"]["status"], json!("skipped"));
@@ -227,7 +234,7 @@ fn errors_carry_a_code_and_the_pointer() {
         .as_object_mut()
         .unwrap()
         .remove("monthly_income");
-    let e = Compliance::run(input(cfg(RETAIL), no_income)).unwrap_err();
+    let e = run(input(cfg(RETAIL), no_income)).unwrap_err();
     assert_eq!(e.code, "missing_input");
     assert_eq!(
         e.message,
@@ -236,7 +243,7 @@ fn errors_carry_a_code_and_the_pointer() {
 
     let mut bad_date = good_retail();
     bad_date["credit_report"]["queries"][1]["date"] = json!("29/06/2024");
-    let e = Compliance::run(input(cfg(RETAIL), bad_date)).unwrap_err();
+    let e = run(input(cfg(RETAIL), bad_date)).unwrap_err();
     assert_eq!(e.code, "invalid_input");
     assert!(
         e.message.contains("/credit_report/queries/1/date"),
@@ -244,14 +251,14 @@ fn errors_carry_a_code_and_the_pointer() {
         e.message
     );
 
-    let e = Compliance::run(input(json!({"rules": [{"id": "X"}]}), good_retail())).unwrap_err();
+    let e = run(input(json!({"rules": [{"id": "X"}]}), good_retail())).unwrap_err();
     assert_eq!(e.code, "invalid_config");
     assert!(e.message.contains("/rules/0"), "{}", e.message);
 
     let mut i = input(cfg(RETAIL), good_retail());
     i.business_date = "2024-02-30".into();
     assert_eq!(
-        Compliance::run(i).unwrap_err().code,
+        run(i).unwrap_err().code,
         "invalid_business_date"
     );
 }
@@ -263,11 +270,11 @@ fn the_business_date_is_today() {
     let vars = json!({"applicant": {"birth_date": "2006-07-01"}, "term_months": 12});
     let mut i = input(config, vars);
     assert_eq!(
-        Compliance::run(i.clone()).unwrap().outcome.as_deref(),
+        run(i.clone()).unwrap().outcome.as_deref(),
         Some("reject")
     );
     i.business_date = "2024-07-01".into();
-    assert_eq!(Compliance::run(i).unwrap().outcome.as_deref(), Some("pass"));
+    assert_eq!(run(i).unwrap().outcome.as_deref(), Some("pass"));
 }
 
 #[test]
@@ -276,13 +283,13 @@ fn results_are_deterministic_to_the_byte() {
     vars["watchlist"] =
         json!([{"name": "李娜", "list": "pep"}, {"name": "li na", "list": "pep-2"}]);
     let a = serde_json::to_string(
-        &Compliance::run(input(cfg(RETAIL), vars.clone()))
+        &run(input(cfg(RETAIL), vars.clone()))
             .unwrap()
             .result,
     )
     .unwrap();
     let b =
-        serde_json::to_string(&Compliance::run(input(cfg(RETAIL), vars)).unwrap().result).unwrap();
+        serde_json::to_string(&run(input(cfg(RETAIL), vars)).unwrap().result).unwrap();
     assert_eq!(a, b);
 }
 

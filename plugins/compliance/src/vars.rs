@@ -2,6 +2,7 @@
 //! precisely which variable is missing or malformed.
 
 use crate::dates::Date;
+use plugin_sdk::json::Vars;
 use serde_json::Value;
 
 pub use plugin_sdk::path::VarPath;
@@ -60,11 +61,22 @@ pub(crate) fn number_value(v: &Value, pointer: &str) -> Result<f64, Fault> {
         .ok_or_else(|| Fault::invalid(pointer, format!("expected a number, found {v}")))
 }
 
-pub(crate) fn number(vars: &Value, path: &VarPath) -> Result<f64, Fault> {
-    let v = path
-        .get(vars)
-        .ok_or_else(|| Fault::Missing(path.as_str().to_string()))?;
-    number_value(v, path.as_str())
+/// The value at `path` (`null` counts as absent), parsed out of the case variables'
+/// text: only what a rule reads becomes a `Value`.
+pub(crate) fn value(vars: &Vars<'_>, path: &VarPath) -> Result<Option<Value>, Fault> {
+    path.find(vars)
+        .map(|v| v.value())
+        .transpose()
+        .map_err(|e| Fault::invalid(path.as_str(), e.message))
+}
+
+/// [`value`], missing when absent.
+pub(crate) fn required(vars: &Vars<'_>, path: &VarPath) -> Result<Value, Fault> {
+    value(vars, path)?.ok_or_else(|| Fault::Missing(path.as_str().to_string()))
+}
+
+pub(crate) fn number(vars: &Vars<'_>, path: &VarPath) -> Result<f64, Fault> {
+    number_value(&required(vars, path)?, path.as_str())
 }
 
 /// Text; whole numbers are accepted too (customer numbers are sometimes numeric).
@@ -79,21 +91,18 @@ pub(crate) fn text_value(v: &Value, pointer: &str) -> Result<String, Fault> {
     }
 }
 
-pub(crate) fn text(vars: &Value, path: &VarPath) -> Result<String, Fault> {
-    let v = path
-        .get(vars)
-        .ok_or_else(|| Fault::Missing(path.as_str().to_string()))?;
-    text_value(v, path.as_str())
+pub(crate) fn text(vars: &Vars<'_>, path: &VarPath) -> Result<String, Fault> {
+    text_value(&required(vars, path)?, path.as_str())
 }
 
-pub(crate) fn date(vars: &Value, path: &VarPath) -> Result<Date, Fault> {
+pub(crate) fn date(vars: &Vars<'_>, path: &VarPath) -> Result<Date, Fault> {
     let s = text(vars, path)?;
     Date::parse(&s)
         .ok_or_else(|| Fault::invalid(path.as_str(), format!("`{s}` is not a date (YYYY-MM-DD)")))
 }
 
 /// A loan term in whole months, 1 to 600.
-pub(crate) fn term_months(vars: &Value, path: &VarPath) -> Result<u32, Fault> {
+pub(crate) fn term_months(vars: &Vars<'_>, path: &VarPath) -> Result<u32, Fault> {
     let n = number(vars, path)?;
     if n.fract() != 0.0 || !(1.0..=600.0).contains(&n) {
         return Err(Fault::invalid(
@@ -123,7 +132,8 @@ mod tests {
 
     #[test]
     fn numbers_come_from_numbers_and_plain_decimal_strings() {
-        let vars = json!({"a": 12.5, "b": " 200000.00 ", "c": "1e5", "d": "12-3", "e": true, "f": null, "g": "-4"});
+        let text = json!({"a": 12.5, "b": " 200000.00 ", "c": "1e5", "d": "12-3", "e": true, "f": null, "g": "-4"}).to_string();
+        let vars = Vars::parse(&text).unwrap();
         let p = |s| VarPath::parse(s).unwrap();
         assert_eq!(number(&vars, &p("a")), Ok(12.5));
         assert_eq!(number(&vars, &p("b")), Ok(200000.0));
@@ -137,7 +147,8 @@ mod tests {
 
     #[test]
     fn terms_are_whole_months() {
-        let vars = json!({"t": 36, "u": 0, "v": 12.5, "w": 601});
+        let text = json!({"t": 36, "u": 0, "v": 12.5, "w": 601}).to_string();
+        let vars = Vars::parse(&text).unwrap();
         let p = |s| VarPath::parse(s).unwrap();
         assert_eq!(term_months(&vars, &p("t")), Ok(36));
         for bad in ["u", "v", "w"] {

@@ -8,6 +8,9 @@
 //! `cargo bench -p plugin-host --bench plugin_calls` prints the figures first, then
 //! runs the criterion benchmarks; `PLUGIN_BENCH=figures` or `PLUGIN_BENCH=criterion`
 //! runs only one of the two; `PLUGIN_BENCH=path` prints only the retail-loan path.
+//! `PLUGIN_BENCH=calls:<node>` (e.g. `calls:score`) makes a fixed 16,000 calls of one
+//! retail-loan node and prints nothing: for `perf stat -e instructions`, which a busy
+//! machine does not blur the way it blurs time.
 
 use criterion::Criterion;
 use engine::flow::NodeKind;
@@ -389,11 +392,33 @@ fn criterion_benches(c: &mut Criterion) {
     }
 }
 
+/// A fixed number of calls of one retail-loan node (after the same warm-up as the
+/// figures), for counting instructions from outside.
+fn fixed_calls(node: &str) {
+    let mut registry = Registry::new(host(true, 2 << 20, Some(bench_cache())));
+    registry.add_bundled().expect("bundled plugins");
+    let nodes = retail_loan_path(&registry);
+    let node = nodes
+        .iter()
+        .find(|n| n.node == node)
+        .unwrap_or_else(|| panic!("no retail-loan node `{node}` (documents, score, compliance)"));
+    let limits = CallLimits::default();
+    for _ in 0..2_000 {
+        for input in &node.inputs {
+            assert!(node.plugin.call(input, &limits).report.output.is_ok());
+        }
+    }
+}
+
 fn main() {
     // Criterion parses the command line itself, so the choice goes through the
     // environment: PLUGIN_BENCH=figures (figures only), =path (the retail-loan path
-    // only) or =criterion.
+    // only), =calls:<node> or =criterion.
     let only = std::env::var("PLUGIN_BENCH").unwrap_or_default();
+    if let Some(node) = only.strip_prefix("calls:") {
+        fixed_calls(node);
+        return;
+    }
     if only != "criterion" {
         figures();
     }

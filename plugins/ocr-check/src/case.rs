@@ -3,9 +3,11 @@
 
 use crate::config::Checked;
 use crate::error::Error;
-use crate::path::{DotPath, escape, pointer_of};
+use crate::path::{DotPath, escape};
+use plugin_sdk::json::{Json, Kind, Vars};
 use serde::Deserialize;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// Bounds on one call's input: a hostile or broken case is an error, not a slow step.
@@ -40,77 +42,91 @@ pub struct Case {
 
 #[derive(Deserialize)]
 #[serde(expecting = "a document object like {\"type\": \"id_card\", \"fields\": {...}}")]
-struct DocumentIn {
-    #[serde(rename = "type")]
-    doc_type: String,
-    #[serde(default)]
-    fields: BTreeMap<String, FieldIn>,
+struct DocumentIn<'a> {
+    #[serde(rename = "type", borrow)]
+    doc_type: Cow<'a, str>,
+    #[serde(default, borrow)]
+    fields: BTreeMap<Cow<'a, str>, FieldIn<'a>>,
 }
 
 #[derive(Deserialize)]
 #[serde(expecting = "a field object like {\"value\": \"...\", \"confidence\": 0.97}")]
-struct FieldIn {
-    #[serde(default)]
-    value: Value,
+struct FieldIn<'a> {
+    /// `None` when absent or `null`.
+    #[serde(default, borrow)]
+    value: Option<Json<'a>>,
     #[serde(default)]
     confidence: Option<f64>,
 }
 
 /// A scalar read as text: strings (trimmed; blank → `None`) and whole numbers
 /// (OCR services sometimes return digits as numbers). `None` for null.
-fn scalar_text(v: &Value, pointer: &str) -> Result<Option<String>, Error> {
-    let text = match v {
-        Value::Null => return Ok(None),
-        Value::String(s) => s.trim().to_string(),
-        Value::Number(n) if n.is_u64() || n.is_i64() => n.to_string(),
-        other => {
-            return Err(Error::input(
-                pointer,
-                format!("must be a string or a whole number, got {}", kind_of(other)),
-            ));
-        }
+fn scalar_text(v: Json<'_>, pointer: impl FnOnce() -> String) -> Result<Option<String>, Error> {
+    let text = match v.kind() {
+        Kind::Null => return Ok(None),
+        Kind::String => v.as_str().unwrap_or_default().trim().to_string(),
+        Kind::Number => match serde_json::from_str::<serde_json::Number>(v.text()) {
+            Ok(n) if n.is_u64() || n.is_i64() => n.to_string(),
+            _ => return Err(not_scalar(pointer(), "a fractional number")),
+        },
+        other => return Err(not_scalar(pointer(), kind_of(other))),
     };
     if text.chars().count() > MAX_VALUE_CHARS {
         return Err(Error::input(
-            pointer,
+            pointer(),
             format!("longer than {MAX_VALUE_CHARS} characters"),
         ));
     }
     Ok(if text.is_empty() { None } else { Some(text) })
 }
 
-fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a fractional number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+fn not_scalar(pointer: String, kind: &str) -> Error {
+    Error::input(
+        pointer,
+        format!("must be a string or a whole number, got {kind}"),
+    )
+}
+
+fn kind_of(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Null => "null",
+        Kind::Bool => "a boolean",
+        Kind::Number => "a fractional number",
+        Kind::String => "a string",
+        Kind::Array => "an array",
+        Kind::Object => "an object",
     }
 }
 
 impl Case {
-    pub fn from_vars(vars: &Value, checked: &Checked) -> Result<Case, Error> {
+    /// Reads the case from the variables of a `Value` (tests and tools).
+    pub fn from_value(vars: &Value, checked: &Checked) -> Result<Case, Error> {
+        let text = vars.to_string();
+        let vars = Vars::parse(&text).map_err(|e| Error::input("", e.message))?;
+        Case::from_vars(&vars, checked)
+    }
+
+    /// Reads the case from the case variables' text, parsing only what it uses.
+    pub fn from_vars(vars: &Vars<'_>, checked: &Checked) -> Result<Case, Error> {
         let config = &checked.config;
         let documents = read_documents(vars, &checked.documents_path)?;
 
-        let applicant_pointer = checked.applicant_path.pointer();
-        let applicant = checked.applicant_path.lookup(vars);
+        let applicant_pointer = || checked.applicant_path.pointer();
+        let applicant = checked.applicant_path.find(vars);
         let needs_type = !config.required_documents.is_empty() && config.applicant_type.is_none();
         let needs_applicant = needs_type || !config.consistency.is_empty();
-        let applicant = match applicant {
-            Some(Value::Object(_)) => applicant,
-            None | Some(Value::Null) if !needs_applicant => None,
-            None | Some(Value::Null) => {
+        let applicant = match applicant.map(|a| (a, a.kind())) {
+            Some((a, Kind::Object)) => Some(a),
+            None | Some((_, Kind::Null)) if !needs_applicant => None,
+            None | Some((_, Kind::Null)) => {
                 return Err(Error::input(
-                    applicant_pointer,
+                    applicant_pointer(),
                     "missing: the applicant object is required",
                 ));
             }
-            Some(other) => {
+            Some((_, other)) => {
                 return Err(Error::input(
-                    applicant_pointer,
+                    applicant_pointer(),
                     format!("must be the applicant object, got {}", kind_of(other)),
                 ));
             }
@@ -119,14 +135,14 @@ impl Case {
         let applicant_type = match &config.applicant_type {
             Some(t) => Some(t.clone()),
             None => {
-                let pointer = format!("{applicant_pointer}/type");
+                let pointer = || format!("{}/type", applicant_pointer());
                 let t = match applicant.and_then(|a| a.get("type")) {
-                    Some(v) => scalar_text(v, &pointer)?,
+                    Some(v) => scalar_text(v, pointer)?,
                     None => None,
                 };
                 if t.is_none() && needs_type {
                     return Err(Error::input(
-                        pointer,
+                        pointer(),
                         "missing: the applicant type (e.g. `individual`, `company`) decides the required documents",
                     ));
                 }
@@ -148,15 +164,15 @@ impl Case {
             );
             return Err(match config.applicant_type {
                 Some(_) => Error::config("/applicant_type", message),
-                None => Error::input(format!("{applicant_pointer}/type"), message),
+                None => Error::input(format!("{}/type", applicant_pointer()), message),
             });
         }
 
         let mut applicant_values = Vec::with_capacity(checked.consistency_paths.len());
         for path in &checked.consistency_paths {
             let full = checked.applicant_path.join(path);
-            applicant_values.push(match full.lookup(vars) {
-                Some(v) => scalar_text(v, &full.pointer())?,
+            applicant_values.push(match full.find(vars) {
+                Some(v) => scalar_text(v, || full.pointer())?,
                 None => None,
             });
         }
@@ -168,26 +184,22 @@ impl Case {
     }
 }
 
-fn read_documents(vars: &Value, path: &DotPath) -> Result<Vec<Document>, Error> {
-    let pointer = path.pointer();
-    let raw = match path.lookup(vars) {
-        Some(Value::Array(items)) => items,
-        None | Some(Value::Null) => {
-            return Err(Error::input(
-                pointer,
-                "missing: the array of OCR-read documents is required (use [] when there are none)",
-            ));
-        }
+fn read_documents(vars: &Vars<'_>, path: &DotPath) -> Result<Vec<Document>, Error> {
+    let pointer = || path.pointer();
+    let raw = match path.find(vars) {
+        Some(items) if items.kind() == Kind::Array => items.elements(),
+        None => return Err(no_documents(pointer())),
+        Some(v) if v.is_null() => return Err(no_documents(pointer())),
         Some(other) => {
             return Err(Error::input(
-                pointer,
-                format!("must be an array of documents, got {}", kind_of(other)),
+                pointer(),
+                format!("must be an array of documents, got {}", kind_of(other.kind())),
             ));
         }
     };
     if raw.len() > MAX_DOCUMENTS {
         return Err(Error::input(
-            pointer,
+            pointer(),
             format!(
                 "{} documents; at most {MAX_DOCUMENTS} are checked",
                 raw.len()
@@ -196,19 +208,17 @@ fn read_documents(vars: &Value, path: &DotPath) -> Result<Vec<Document>, Error> 
     }
     let mut documents = Vec::with_capacity(raw.len());
     for (i, item) in raw.iter().enumerate() {
-        let at = format!("{pointer}/{i}");
-        let doc: DocumentIn = serde_path_to_error::deserialize(item).map_err(|e| {
-            Error::input(
-                format!("{at}{}", pointer_of(e.path())),
-                e.inner().to_string(),
-            )
-        })?;
-        if doc.doc_type.trim().is_empty() {
-            return Err(Error::input(format!("{at}/type"), "must not be empty"));
+        let at = || format!("{}/{i}", pointer());
+        let doc: DocumentIn = item
+            .parse()
+            .map_err(|e| Error::input(format!("{}{}", at(), e.pointer), e.message))?;
+        let doc_type = doc.doc_type.trim();
+        if doc_type.is_empty() {
+            return Err(Error::input(format!("{}/type", at()), "must not be empty"));
         }
         if doc.fields.len() > MAX_FIELDS_PER_DOCUMENT {
             return Err(Error::input(
-                format!("{at}/fields"),
+                format!("{}/fields", at()),
                 format!(
                     "{} fields; at most {MAX_FIELDS_PER_DOCUMENT} per document",
                     doc.fields.len()
@@ -217,12 +227,15 @@ fn read_documents(vars: &Value, path: &DotPath) -> Result<Vec<Document>, Error> 
         }
         let mut fields = BTreeMap::new();
         for (name, f) in doc.fields {
-            let at = format!("{at}/fields/{}", escape(&name));
-            let value = scalar_text(&f.value, &format!("{at}/value"))?;
+            let field_at = || format!("{}/fields/{}", at(), escape(&name));
+            let value = match f.value {
+                Some(v) => scalar_text(v, || format!("{}/value", field_at()))?,
+                None => None,
+            };
             let confidence = match (f.confidence, &value) {
                 (Some(c), _) if !(0.0..=1.0).contains(&c) => {
                     return Err(Error::input(
-                        format!("{at}/confidence"),
+                        format!("{}/confidence", field_at()),
                         format!("must be between 0 and 1, got {c}"),
                     ));
                 }
@@ -230,19 +243,26 @@ fn read_documents(vars: &Value, path: &DotPath) -> Result<Vec<Document>, Error> 
                 (None, None) => 1.0,
                 (None, Some(_)) => {
                     return Err(Error::input(
-                        format!("{at}/confidence"),
+                        format!("{}/confidence", field_at()),
                         "missing: every OCR-read value carries its confidence (0 to 1)",
                     ));
                 }
             };
-            fields.insert(name, Field { value, confidence });
+            fields.insert(name.into_owned(), Field { value, confidence });
         }
         documents.push(Document {
-            doc_type: doc.doc_type.trim().to_string(),
+            doc_type: doc_type.to_string(),
             fields,
         });
     }
     Ok(documents)
+}
+
+fn no_documents(pointer: String) -> Error {
+    Error::input(
+        pointer,
+        "missing: the array of OCR-read documents is required (use [] when there are none)",
+    )
 }
 
 #[cfg(test)]
@@ -252,7 +272,7 @@ mod tests {
     use serde_json::json;
 
     fn read(vars: Value, config: Value) -> Result<Case, Error> {
-        Case::from_vars(&vars, &Config::parse(&config).unwrap())
+        Case::from_value(&vars, &Config::parse(&config).unwrap())
     }
 
     fn err(vars: Value, config: Value) -> String {

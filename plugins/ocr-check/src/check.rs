@@ -8,7 +8,7 @@ use crate::checks::{
 };
 use crate::config::{Checked, Code, Config, FieldKind, Severity};
 use crate::date::{Date, Expiry};
-use crate::path::escape;
+use crate::path::{DotPath, escape};
 use serde::Serialize;
 
 /// The name findings about the application itself carry in `document`.
@@ -87,7 +87,34 @@ struct Place<'a> {
     document: &'a str,
     index: Option<usize>,
     field: &'a str,
-    pointer: String,
+    pointer: Pointer<'a>,
+}
+
+/// A finding's JSON pointer, written out only when there is a finding.
+enum Pointer<'a> {
+    /// `<documents>/<index>/fields/<field><suffix>`.
+    Field {
+        documents: &'a str,
+        index: usize,
+        field: &'a str,
+        suffix: &'a str,
+    },
+    /// A value of the application, by its full path.
+    Applicant(DotPath),
+}
+
+impl Pointer<'_> {
+    fn text(&self) -> String {
+        match self {
+            Pointer::Field {
+                documents,
+                index,
+                field,
+                suffix,
+            } => format!("{documents}/{index}/fields/{}{suffix}", escape(field)),
+            Pointer::Applicant(path) => path.pointer(),
+        }
+    }
 }
 
 impl Place<'_> {
@@ -106,7 +133,7 @@ impl Run<'_> {
             place.document,
             place.index,
             Some(place.field),
-            Some(place.pointer.clone()),
+            Some(place.pointer.text()),
             format!("{}: {problem}", place.describe()),
         );
     }
@@ -319,7 +346,7 @@ fn check_application(run: &mut Run<'_>, checked: &Checked, case: &Case) -> Optio
             document: APPLICATION,
             index: None,
             field: &field,
-            pointer: checked.applicant_path.join(path).pointer(),
+            pointer: Pointer::Applicant(checked.applicant_path.join(path)),
         };
         if let Checked_::Id(facts) = run.check_value(kind, value, &place) {
             applicant_id.get_or_insert_with(|| ApplicantId {
@@ -338,18 +365,20 @@ fn check_application(run: &mut Run<'_>, checked: &Checked, case: &Case) -> Optio
 fn doc_place<'a>(
     doc: &'a Document,
     index: usize,
-    documents_pointer: &str,
+    documents_pointer: &'a str,
     field: &'a str,
-    suffix: &str,
+    suffix: &'a str,
 ) -> Place<'a> {
     Place {
         document: &doc.doc_type,
         index: Some(index),
         field,
-        pointer: format!(
-            "{documents_pointer}/{index}/fields/{}{suffix}",
-            escape(field)
-        ),
+        pointer: Pointer::Field {
+            documents: documents_pointer,
+            index,
+            field,
+            suffix,
+        },
     }
 }
 

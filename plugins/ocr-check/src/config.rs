@@ -2,7 +2,8 @@
 //! fields carry which kind of identifier, consistency rules and severities.
 
 use crate::error::Error;
-use crate::path::{DotPath, escape, pointer_of};
+use crate::path::{DotPath, escape};
+use plugin_sdk::json::{Json, Kind, ParseError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -258,42 +259,54 @@ pub struct Checked {
 impl Config {
     /// Parses and validates a node config; `null` means all defaults.
     pub fn parse(value: &Value) -> Result<Checked, Error> {
-        let empty = Value::Object(Default::default());
-        let value = if value.is_null() { &empty } else { value };
-        if !value.is_object() {
-            return Err(Error::config("", format!("must be an object, got {value}")));
+        Self::parse_text(&value.to_string())
+    }
+
+    /// [`Config::parse`] of the JSON text of a config.
+    pub fn parse_text(text: &str) -> Result<Checked, Error> {
+        let json = Json::document(text).map_err(|e| Error::config("", e.message))?;
+        Self::parse_json(json)
+    }
+
+    /// [`Config::parse`] straight from the config's text (no `Value` tree).
+    pub fn parse_json(json: Json<'_>) -> Result<Checked, Error> {
+        let config: Config = match json.kind() {
+            Kind::Null => plugin_sdk::json::parse_str("{}"),
+            Kind::Object => json.parse(),
+            _ => {
+                let shown = json.value().map_or_else(|_| json.text().to_string(), |v| v.to_string());
+                return Err(Error::config("", format!("must be an object, got {shown}")));
+            }
         }
-        let config: Config = serde_path_to_error::deserialize(value)
-            .map_err(|e| Error::config(pointer_of(e.path()), e.inner().to_string()))?;
+        .map_err(|e: ParseError| Error::config(e.pointer, e.message))?;
         config.validate()
     }
 
     fn validate(self) -> Result<Checked, Error> {
-        check_fraction("/min_confidence", self.min_confidence)?;
+        check_fraction(|| "/min_confidence".into(), self.min_confidence)?;
         for (key, &v) in &self.field_min_confidence {
-            check_fraction(&format!("/field_min_confidence/{}", escape(key)), v)?;
+            check_fraction(|| format!("/field_min_confidence/{}", escape(key)), v)?;
         }
         for (applicant_type, list) in &self.required_documents {
-            let at = format!("/required_documents/{}", escape(applicant_type));
             for (i, req) in list.iter().enumerate() {
                 if req.types().is_empty() || req.types().iter().any(String::is_empty) {
                     return Err(Error::config(
-                        format!("{at}/{i}"),
+                        format!("/required_documents/{}/{i}", escape(applicant_type)),
                         "a required document is a non-empty type or a non-empty list of alternative types",
                     ));
                 }
             }
         }
-        let dot_path = |pointer: &str, s: &str| {
+        let dot_path = |pointer: &dyn Fn() -> String, s: &str| {
             DotPath::parse(s).ok_or_else(|| {
                 Error::config(
-                    pointer,
+                    pointer(),
                     format!("`{s}` is not a dot path like `applicant.name`"),
                 )
             })
         };
-        let documents_path = dot_path("/documents_path", &self.documents_path)?;
-        let applicant_path = dot_path("/applicant_path", &self.applicant_path)?;
+        let documents_path = dot_path(&|| "/documents_path".into(), &self.documents_path)?;
+        let applicant_path = dot_path(&|| "/applicant_path".into(), &self.applicant_path)?;
         let mut consistency_paths = Vec::with_capacity(self.consistency.len());
         for (i, rule) in self.consistency.iter().enumerate() {
             if rule.field.is_empty() {
@@ -303,7 +316,7 @@ impl Config {
                 ));
             }
             consistency_paths.push(dot_path(
-                &format!("/consistency/{i}/applicant"),
+                &|| format!("/consistency/{i}/applicant"),
                 &rule.applicant,
             )?);
         }
@@ -325,8 +338,16 @@ impl Config {
     }
 
     pub fn min_confidence_for(&self, document_type: &str, field: &str) -> f64 {
+        // `document_type.field` without building the key: this runs for every field.
+        let scoped = |key: &str| {
+            key.strip_prefix(document_type)
+                .and_then(|rest| rest.strip_prefix('.'))
+                == Some(field)
+        };
         self.field_min_confidence
-            .get(&format!("{document_type}.{field}"))
+            .iter()
+            .find(|(key, _)| scoped(key))
+            .map(|(_, v)| v)
             .or_else(|| self.field_min_confidence.get(field))
             .copied()
             .unwrap_or(self.min_confidence)
@@ -340,12 +361,12 @@ impl Config {
     }
 }
 
-fn check_fraction(pointer: &str, v: f64) -> Result<(), Error> {
+fn check_fraction(pointer: impl FnOnce() -> String, v: f64) -> Result<(), Error> {
     if (0.0..=1.0).contains(&v) {
         Ok(())
     } else {
         Err(Error::config(
-            pointer,
+            pointer(),
             format!("a confidence threshold is between 0 and 1, got {v}"),
         ))
     }

@@ -20,7 +20,7 @@ use crate::check::Report;
 use crate::config::Config;
 use crate::date::Date;
 pub use crate::error::Error;
-use plugin_sdk::{Info, Input, Output, Plugin, Reason};
+use plugin_sdk::{Info, Reason, TextInput, TextOutput, TextPlugin};
 
 pub const NAME: &str = "ocr-check";
 pub const VERSION: &str = "1.0.0";
@@ -28,7 +28,7 @@ pub const VERSION: &str = "1.0.0";
 /// The plugin.
 pub struct OcrCheck;
 
-impl Plugin for OcrCheck {
+impl TextPlugin for OcrCheck {
     fn describe() -> Info {
         Info {
             name: NAME.into(),
@@ -38,22 +38,22 @@ impl Plugin for OcrCheck {
         }
     }
 
-    fn run(input: Input) -> Result<Output, plugin_sdk::Error> {
-        Ok(run(&input)?)
+    fn run(input: &TextInput<'_>) -> Result<TextOutput, plugin_sdk::Error> {
+        Ok(run(input)?)
     }
 }
 
 /// One call: parse, check, shape the output.
-pub fn run(input: &Input) -> Result<Output, Error> {
-    let checked = Config::parse(&input.config)?;
-    let today = Date::parse_iso(&input.business_date)
-        .ok_or_else(|| Error::BusinessDate(input.business_date.clone()))?;
+pub fn run(input: &TextInput<'_>) -> Result<TextOutput, Error> {
+    let checked = Config::parse_json(input.config)?;
+    let today = Date::parse_iso(input.business_date)
+        .ok_or_else(|| Error::BusinessDate(input.business_date.to_string()))?;
     let case = Case::from_vars(&input.vars, &checked)?;
     let report = check::check(&checked, &case, today);
     Ok(output(&report))
 }
 
-fn output(report: &Report) -> Output {
+fn output(report: &Report) -> TextOutput {
     let reasons = report
         .reason_codes
         .iter()
@@ -70,8 +70,8 @@ fn output(report: &Report) -> Output {
             }
         })
         .collect();
-    Output {
-        result: serde_json::to_value(report).expect("a report is plain data"),
+    TextOutput {
+        result: serde_json::to_string(report).expect("a report is plain data"),
         outcome: Some(report.outcome.as_str().into()),
         score: None,
         reasons,
@@ -81,4 +81,4 @@ fn output(report: &Report) -> Output {
 #[cfg(test)]
 mod tests;
 
-plugin_sdk::export_plugin!(OcrCheck);
+plugin_sdk::export_text_plugin!(OcrCheck);

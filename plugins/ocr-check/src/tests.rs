@@ -2,7 +2,14 @@
 //! (workflows/documents/*.json) and adversarial ones.
 
 use super::*;
-use plugin_sdk::{Value, json};
+use plugin_sdk::{Input, Output, Value, json};
+
+/// The plugin's logic on a `Value` input, its result parsed back.
+fn run(input: &Input) -> Result<Output, Error> {
+    input
+        .with_text(super::run)
+        .map(|o| o.into_output().expect("a result is JSON"))
+}
 
 const RETAIL: &str = include_str!("../../../workflows/documents/retail-v1.json");
 const SMALL_BUSINESS: &str = include_str!("../../../workflows/documents/small-business-v1.json");

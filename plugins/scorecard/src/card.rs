@@ -2,7 +2,8 @@
 //! every bin already carries its points.
 
 use crate::error::Error;
-use crate::path::{DotPath, pointer_of};
+use crate::path::DotPath;
+use plugin_sdk::json::{Json, Kind, ParseError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -177,9 +178,33 @@ pub enum Matcher {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bin {
-    pub label: String,
+    pub label: Label,
     pub points: f64,
     pub woe: Option<f64>,
+}
+
+/// A bin's name in results: the card's own `label`, or one made from the bin. Written
+/// out only for the bins a case falls in.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Label {
+    Given(String),
+    /// `[min, max)`, `>= min`, `< max` or `any`.
+    Range(Option<f64>, Option<f64>),
+    /// The bin's categories joined with `|`.
+    Values(Vec<String>),
+}
+
+impl Label {
+    pub fn text(&self) -> String {
+        match self {
+            Label::Given(label) => label.clone(),
+            Label::Range(Some(lo), Some(hi)) => format!("[{}, {})", fmt_num(*lo), fmt_num(*hi)),
+            Label::Range(Some(lo), None) => format!(">= {}", fmt_num(*lo)),
+            Label::Range(None, Some(hi)) => format!("< {}", fmt_num(*hi)),
+            Label::Range(None, None) => "any".to_string(),
+            Label::Values(keys) => keys.join("|"),
+        }
+    }
 }
 
 /// Points for a missing or unmatched value.
@@ -248,18 +273,29 @@ fn fmt_num(x: f64) -> String {
 impl CardConfig {
     /// Parses and validates the node config.
     pub fn parse(value: &Value) -> Result<Card, Error> {
-        if !value.is_object() {
+        let text = value.to_string();
+        let json = Json::document(&text).map_err(|e| Error::config("", e.message))?;
+        Self::parse_json(json)
+    }
+
+    /// [`CardConfig::parse`] straight from the config's text (no `Value` tree).
+    pub fn parse_json(json: Json<'_>) -> Result<Card, Error> {
+        if json.kind() != Kind::Object {
+            let shown = json
+                .value()
+                .map_or_else(|_| json.text().to_string(), |v| v.to_string());
             return Err(Error::config(
                 "",
-                format!("must be a scorecard object, got {value}"),
+                format!("must be a scorecard object, got {shown}"),
             ));
         }
-        let config: CardConfig = serde_path_to_error::deserialize(value)
-            .map_err(|e| Error::config(pointer_of(e.path()), e.inner().to_string()))?;
+        let config: CardConfig = json
+            .parse()
+            .map_err(|e: ParseError| Error::config(e.pointer, e.message))?;
         config.compile()
     }
 
-    fn compile(&self) -> Result<Card, Error> {
+    fn compile(self) -> Result<Card, Error> {
         if self.card.trim().is_empty() {
             return Err(Error::config(
                 "/card",
@@ -330,29 +366,29 @@ impl CardConfig {
                 ),
             ));
         }
-        let mut names = BTreeSet::new();
-        let mut characteristics = Vec::with_capacity(self.characteristics.len());
-        for (i, c) in self.characteristics.iter().enumerate() {
-            let at = format!("/characteristics/{i}");
+        let mut characteristics: Vec<Characteristic> =
+            Vec::with_capacity(self.characteristics.len());
+        for (i, c) in self.characteristics.into_iter().enumerate() {
+            let at = At(i);
             if c.name.trim().is_empty() {
-                return Err(Error::config(format!("{at}/name"), "must not be empty"));
+                return Err(Error::config(at.key("name"), "must not be empty"));
             }
-            if !names.insert(c.name.as_str()) {
+            if characteristics.iter().any(|earlier| earlier.name == c.name) {
                 return Err(Error::config(
-                    format!("{at}/name"),
+                    at.key("name"),
                     format!("`{}` is used by an earlier characteristic", c.name),
                 ));
             }
             characteristics.push(compile_characteristic(
                 c,
-                &at,
+                at,
                 self.round_points,
                 woe_share,
             )?);
         }
-        let grades = compile_grades(&self.grades)?;
+        let grades = compile_grades(self.grades)?;
         Ok(Card {
-            id: self.card.clone(),
+            id: self.card,
             model: self.model,
             scaling: self.scaling,
             base_points: self.base_points.unwrap_or(0.0),
@@ -360,6 +396,25 @@ impl CardConfig {
             grades,
             max_reasons: self.max_reasons,
         })
+    }
+}
+
+/// Where characteristic `.0` sits in the config; its JSON pointers are only written
+/// out for an error.
+#[derive(Debug, Clone, Copy)]
+struct At(usize);
+
+impl At {
+    fn here(self) -> String {
+        format!("/characteristics/{}", self.0)
+    }
+
+    fn key(self, key: &str) -> String {
+        format!("/characteristics/{}/{key}", self.0)
+    }
+
+    fn bin(self, j: usize) -> String {
+        format!("/characteristics/{}/bins/{j}", self.0)
     }
 }
 
@@ -380,33 +435,30 @@ fn dot_path(pointer: &str, s: &str) -> Result<DotPath, Error> {
 }
 
 fn compile_characteristic(
-    c: &CharacteristicConfig,
-    at: &str,
+    c: CharacteristicConfig,
+    at: At,
     round: bool,
     woe: Option<WoeShare>,
 ) -> Result<Characteristic, Error> {
     let source = match (&c.variable, &c.ratio) {
-        (Some(v), None) => Source::Variable(dot_path(&format!("{at}/variable"), v)?),
+        (Some(v), None) => Source::Variable(dot_path(&at.key("variable"), v)?),
         (None, Some(r)) => Source::Ratio {
-            numerator: dot_path(&format!("{at}/ratio/numerator"), &r.numerator)?,
-            denominator: dot_path(&format!("{at}/ratio/denominator"), &r.denominator)?,
+            numerator: dot_path(&at.key("ratio/numerator"), &r.numerator)?,
+            denominator: dot_path(&at.key("ratio/denominator"), &r.denominator)?,
         },
         _ => {
             return Err(Error::config(
-                at,
+                at.here(),
                 "give exactly one of `variable` and `ratio`",
             ));
         }
     };
     if c.reason_code.trim().is_empty() {
-        return Err(Error::config(
-            format!("{at}/reason_code"),
-            "must not be empty",
-        ));
+        return Err(Error::config(at.key("reason_code"), "must not be empty"));
     }
     if c.bins.is_empty() || c.bins.len() > MAX_BINS {
         return Err(Error::config(
-            format!("{at}/bins"),
+            at.key("bins"),
             format!(
                 "a characteristic has 1 to {MAX_BINS} bins, got {}",
                 c.bins.len()
@@ -423,7 +475,7 @@ fn compile_characteristic(
             ] {
                 if set {
                     return Err(Error::config(
-                        format!("{at}/{key}"),
+                        at.key(key),
                         "only the `woe` model uses weights of evidence",
                     ));
                 }
@@ -438,14 +490,14 @@ fn compile_characteristic(
                 if set {
                     let woe_key = key.replace("points", "woe");
                     return Err(Error::config(
-                        format!("{at}/{key}"),
+                        at.key(key),
                         format!("the `woe` model takes `{woe_key}`"),
                     ));
                 }
             }
             Some(c.coefficient.ok_or_else(|| {
                 Error::config(
-                    at,
+                    at.here(),
                     "the `woe` model needs the characteristic's `coefficient`",
                 )
             })?)
@@ -453,31 +505,31 @@ fn compile_characteristic(
     };
     let to_points = |points: Option<f64>,
                      woe_value: Option<f64>,
-                     pointer: &str,
+                     pointer: &dyn Fn() -> String,
                      what: &str|
      -> Result<(f64, Option<f64>), Error> {
         let (raw, w) = match (woe, coefficient) {
             (Some(share), Some(coef)) => {
                 if points.is_some() {
                     return Err(Error::config(
-                        pointer,
+                        pointer(),
                         format!("the `woe` model takes `woe` for {what}, not `points`"),
                     ));
                 }
                 let w = woe_value
-                    .ok_or_else(|| Error::config(pointer, format!("{what} needs its `woe`")))?;
+                    .ok_or_else(|| Error::config(pointer(), format!("{what} needs its `woe`")))?;
                 (share.factor * coef * w + share.per_characteristic, Some(w))
             }
             _ => {
                 if woe_value.is_some() {
                     return Err(Error::config(
-                        pointer,
+                        pointer(),
                         format!("the `points` model takes `points` for {what}, not `woe`"),
                     ));
                 }
                 (
                     points.ok_or_else(|| {
-                        Error::config(pointer, format!("{what} needs its `points`"))
+                        Error::config(pointer(), format!("{what} needs its `points`"))
                     })?,
                     None,
                 )
@@ -490,20 +542,20 @@ fn compile_characteristic(
     let mut bins = Vec::with_capacity(c.bins.len());
     let mut ranges = Vec::new();
     let mut categories = BTreeMap::new();
-    for (j, b) in c.bins.iter().enumerate() {
-        let bat = format!("{at}/bins/{j}");
+    for (j, b) in c.bins.into_iter().enumerate() {
+        let bat = || at.bin(j);
         let (points, w) = to_points(b.points, b.woe, &bat, "a bin")?;
-        let label = match (&b.values, categorical) {
+        let label = match (b.values, categorical) {
             (Some(values), true) => {
                 if b.min.is_some() || b.max.is_some() {
                     return Err(Error::config(
-                        &bat,
+                        bat(),
                         "a bin has either `values` or `min`/`max`, not both",
                     ));
                 }
                 if values.is_empty() || values.len() > MAX_CATEGORY_VALUES {
                     return Err(Error::config(
-                        format!("{bat}/values"),
+                        format!("{}/values", bat()),
                         format!("1 to {MAX_CATEGORY_VALUES} values"),
                     ));
                 }
@@ -511,46 +563,41 @@ fn compile_characteristic(
                 for (k, v) in values.iter().enumerate() {
                     let key = category_key(v).ok_or_else(|| {
                         Error::config(
-                            format!("{bat}/values/{k}"),
+                            format!("{}/values/{k}", bat()),
                             "a category is a string, number or boolean",
                         )
                     })?;
                     if categories.insert(key.clone(), j).is_some() {
                         return Err(Error::config(
-                            format!("{bat}/values/{k}"),
+                            format!("{}/values/{k}", bat()),
                             format!("`{key}` is already in another bin"),
                         ));
                     }
                     keys.push(key);
                 }
-                keys.join("|")
+                Label::Values(keys)
             }
             (None, false) => {
                 if let (Some(lo), Some(hi)) = (b.min, b.max)
                     && lo >= hi
                 {
                     return Err(Error::config(
-                        &bat,
+                        bat(),
                         format!("min {lo} must be below max {hi}"),
                     ));
                 }
                 ranges.push((b.min, b.max));
-                match (b.min, b.max) {
-                    (Some(lo), Some(hi)) => format!("[{}, {})", fmt_num(lo), fmt_num(hi)),
-                    (Some(lo), None) => format!(">= {}", fmt_num(lo)),
-                    (None, Some(hi)) => format!("< {}", fmt_num(hi)),
-                    (None, None) => "any".to_string(),
-                }
+                Label::Range(b.min, b.max)
             }
             _ => {
                 return Err(Error::config(
-                    &bat,
+                    bat(),
                     "all bins of a characteristic are numeric (`min`/`max`) or all categorical (`values`)",
                 ));
             }
         };
         bins.push(Bin {
-            label: b.label.clone().unwrap_or(label),
+            label: b.label.map_or(label, Label::Given),
             points,
             woe: w,
         });
@@ -559,7 +606,7 @@ fn compile_characteristic(
         check_no_overlap(&ranges, at)?;
     } else if c.ratio.is_some() {
         return Err(Error::config(
-            format!("{at}/ratio"),
+            at.key("ratio"),
             "a ratio is a number: give it numeric bins (`min`/`max`)",
         ));
     }
@@ -570,7 +617,7 @@ fn compile_characteristic(
         if points.is_none() && woe_value.is_none() {
             return Ok(None);
         }
-        let (points, woe) = to_points(points, woe_value, &format!("{at}/{key}"), key)?;
+        let (points, woe) = to_points(points, woe_value, &|| at.key(key), key)?;
         Ok(Some(Fallback { points, woe }))
     };
     let missing = fallback(c.missing_points, c.missing_woe, "missing")?;
@@ -580,12 +627,12 @@ fn compile_characteristic(
         .map(|b| b.points)
         .fold(f64::NEG_INFINITY, f64::max);
     Ok(Characteristic {
-        name: c.name.clone(),
-        description: c.description.clone(),
+        name: c.name,
+        description: c.description,
         source,
-        reason_code: c.reason_code.clone(),
-        reason: c.reason.clone(),
-        missing_reason_code: c.missing_reason_code.clone(),
+        reason_code: c.reason_code,
+        reason: c.reason,
+        missing_reason_code: c.missing_reason_code,
         matcher: if categorical {
             Matcher::Categorical(categories)
         } else {
@@ -599,7 +646,7 @@ fn compile_characteristic(
 }
 
 /// Numeric bins may leave gaps (values there use `other_points`) but never overlap.
-fn check_no_overlap(ranges: &[(Option<f64>, Option<f64>)], at: &str) -> Result<(), Error> {
+fn check_no_overlap(ranges: &[(Option<f64>, Option<f64>)], at: At) -> Result<(), Error> {
     let mut order: Vec<usize> = (0..ranges.len()).collect();
     let lo = |i: usize| ranges[i].0.unwrap_or(f64::NEG_INFINITY);
     order.sort_by(|&a, &b| lo(a).total_cmp(&lo(b)).then(a.cmp(&b)));
@@ -607,16 +654,13 @@ fn check_no_overlap(ranges: &[(Option<f64>, Option<f64>)], at: &str) -> Result<(
         let (a, b) = (pair[0], pair[1]);
         let a_hi = ranges[a].1.unwrap_or(f64::INFINITY);
         if a_hi > lo(b) {
-            return Err(Error::config(
-                format!("{at}/bins/{b}"),
-                format!("overlaps bin {a}"),
-            ));
+            return Err(Error::config(at.bin(b), format!("overlaps bin {a}")));
         }
     }
     Ok(())
 }
 
-fn compile_grades(grades: &[GradeConfig]) -> Result<Vec<Grade>, Error> {
+fn compile_grades(grades: Vec<GradeConfig>) -> Result<Vec<Grade>, Error> {
     let Some(last) = grades.last() else {
         return Err(Error::config(
             "/grades",
@@ -661,11 +705,11 @@ fn compile_grades(grades: &[GradeConfig]) -> Result<Vec<Grade>, Error> {
         }
     }
     Ok(grades
-        .iter()
+        .into_iter()
         .map(|g| Grade {
-            grade: g.grade.clone(),
+            grade: g.grade,
             min_score: g.min_score,
-            decision: g.decision.clone(),
+            decision: g.decision,
         })
         .collect())
 }

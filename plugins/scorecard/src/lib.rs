@@ -12,7 +12,7 @@ pub mod schema;
 pub mod score;
 
 pub use crate::error::Error;
-use plugin_sdk::{Info, Input, Output, Plugin, Reason};
+use plugin_sdk::{Info, Reason, TextInput, TextOutput, TextPlugin};
 
 pub const NAME: &str = "scorecard";
 pub const VERSION: &str = "1.0.0";
@@ -20,7 +20,7 @@ pub const VERSION: &str = "1.0.0";
 /// The plugin.
 pub struct Scorecard;
 
-impl Plugin for Scorecard {
+impl TextPlugin for Scorecard {
     fn describe() -> Info {
         Info {
             name: NAME.into(),
@@ -30,17 +30,17 @@ impl Plugin for Scorecard {
         }
     }
 
-    fn run(input: Input) -> Result<Output, plugin_sdk::Error> {
-        Ok(run(&input)?)
+    fn run(input: &TextInput<'_>) -> Result<TextOutput, plugin_sdk::Error> {
+        Ok(run(input)?)
     }
 }
 
 /// One call: validate the card, score the case variables, shape the output. The
 /// business date plays no part: a card scores what the variables say.
-pub fn run(input: &Input) -> Result<Output, Error> {
-    let card = card::CardConfig::parse(&input.config)?;
+pub fn run(input: &TextInput<'_>) -> Result<TextOutput, Error> {
+    let card = card::CardConfig::parse_json(input.config)?;
     let scored = score::score(&card, &input.vars)?;
-    Ok(Output {
+    Ok(TextOutput {
         result: scored.to_json(),
         outcome: scored.decision.clone(),
         score: Some(scored.score),
@@ -59,4 +59,4 @@ pub fn run(input: &Input) -> Result<Output, Error> {
 #[cfg(test)]
 mod tests;
 
-plugin_sdk::export_plugin!(Scorecard);
+plugin_sdk::export_text_plugin!(Scorecard);

@@ -3,6 +3,9 @@
 
 use crate::card::{Card, Characteristic, Fallback, Matcher, Source, category_key};
 use crate::error::Error;
+use plugin_sdk::json::{Json, Kind, Vars};
+use serde::Serialize;
+use serde::ser::SerializeMap;
 use serde_json::{Value, json};
 
 /// One characteristic's contribution.
@@ -71,33 +74,44 @@ fn round_to(x: f64, digits: i32) -> f64 {
     (x * scale).round() / scale
 }
 
+/// A case variable's value as a `Value` (only small leaves are read this way).
+fn value_of(v: Json<'_>, path: &crate::path::DotPath) -> Result<Value, Error> {
+    v.value().map_err(|e| Error::input(path.pointer(), e.message))
+}
+
 fn number_at(
-    vars: &Value,
+    vars: &Vars<'_>,
     path: &crate::path::DotPath,
     c: &Characteristic,
 ) -> Result<Option<f64>, Error> {
-    match path.lookup(vars) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => Ok(n.as_f64()),
-        Some(other) => Err(Error::input(
-            path.pointer(),
-            format!(
-                "characteristic `{}` needs a number here, got {other}",
-                c.name
-            ),
-        )),
+    match path.find(vars) {
+        None => Ok(None),
+        Some(v) => match v.kind() {
+            Kind::Null => Ok(None),
+            Kind::Number => Ok(v.as_f64()),
+            _ => Err(Error::input(
+                path.pointer(),
+                format!(
+                    "characteristic `{}` needs a number here, got {}",
+                    c.name,
+                    value_of(v, path)?
+                ),
+            )),
+        },
     }
 }
 
-fn read(vars: &Value, c: &Characteristic) -> Result<Read, Error> {
+fn read(vars: &Vars<'_>, c: &Characteristic) -> Result<Read, Error> {
     match (&c.source, &c.matcher) {
         (Source::Variable(path), Matcher::Numeric(_)) => {
             Ok(number_at(vars, path, c)?.map_or(Read::Missing, Read::Number))
         }
-        (Source::Variable(path), Matcher::Categorical(_)) => match path.lookup(vars) {
-            None | Some(Value::Null) => Ok(Read::Missing),
+        (Source::Variable(path), Matcher::Categorical(_)) => match path.find(vars) {
+            None => Ok(Read::Missing),
+            Some(v) if v.is_null() => Ok(Read::Missing),
             Some(v) => {
-                let key = category_key(v).ok_or_else(|| {
+                let v = value_of(v, path)?;
+                let key = category_key(&v).ok_or_else(|| {
                     Error::input(
                         path.pointer(),
                         format!(
@@ -106,7 +120,7 @@ fn read(vars: &Value, c: &Characteristic) -> Result<Read, Error> {
                         ),
                     )
                 })?;
-                Ok(Read::Category(key, v.clone()))
+                Ok(Read::Category(key, v))
             }
         },
         (
@@ -138,7 +152,7 @@ fn source_text(c: &Characteristic) -> String {
     }
 }
 
-fn contribution(c: &Characteristic, vars: &Value) -> Result<Contribution, Error> {
+fn contribution(c: &Characteristic, vars: &Vars<'_>) -> Result<Contribution, Error> {
     let value = read(vars, c)?;
     let matched = match &value {
         Read::Missing => None,
@@ -173,7 +187,7 @@ fn contribution(c: &Characteristic, vars: &Value) -> Result<Contribution, Error>
         (Some(i), _) => Ok(Contribution {
             name: c.name.clone(),
             value: shown.clone(),
-            bin: c.bins[i].label.clone(),
+            bin: c.bins[i].label.text(),
             points: c.bins[i].points,
             max_points: c.max_points,
             woe: c.bins[i].woe,
@@ -203,7 +217,7 @@ fn contribution(c: &Characteristic, vars: &Value) -> Result<Contribution, Error>
 }
 
 /// Scores the case variables `vars` with `card`.
-pub fn score(card: &Card, vars: &Value) -> Result<Scored, Error> {
+pub fn score(card: &Card, vars: &Vars<'_>) -> Result<Scored, Error> {
     let contributions: Vec<Contribution> = card
         .characteristics
         .iter()
@@ -279,37 +293,91 @@ pub fn score(card: &Card, vars: &Value) -> Result<Scored, Error> {
 }
 
 impl Scored {
-    /// The result document.
-    pub fn to_json(&self) -> Value {
-        json!({
-            "card": self.card,
-            "score": num(self.score),
-            "grade": self.grade,
-            "decision": self.decision,
-            "probability_of_default": self.probability_of_default,
-            "reason_codes": self.reasons.iter().map(|r| r.code.as_str()).collect::<Vec<_>>(),
-            "reasons": self.reasons.iter().map(|r| json!({
-                "code": r.code,
-                "characteristic": r.characteristic,
-                "points": num(r.points),
-                "max_points": num(r.max_points),
-                "points_lost": num(r.points_lost()),
-                "message": r.message,
-            })).collect::<Vec<_>>(),
-            "characteristics": self.contributions.iter().map(|c| {
-                let mut v = json!({
-                    "name": c.name,
-                    "value": c.value,
-                    "bin": c.bin,
-                    "points": num(c.points),
-                    "max_points": num(c.max_points),
-                });
-                if let Some(w) = c.woe {
-                    v["woe"] = json!(w);
-                }
-                v
-            }).collect::<Vec<_>>(),
-            "missing": self.contributions.iter().filter(|c| c.missing).map(|c| c.name.as_str()).collect::<Vec<_>>(),
-        })
+    /// The result document as JSON text.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(&ResultDoc(self)).expect("a score is plain data")
+    }
+}
+
+/// A figure as `num` writes it: whole numbers as integers.
+struct Num(f64);
+
+impl Serialize for Num {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let x = self.0;
+        if x.fract() == 0.0 && x.abs() < 9.0e15 {
+            s.serialize_i64(x as i64)
+        } else {
+            s.serialize_f64(x)
+        }
+    }
+}
+
+/// The result document, written straight to text in this key order.
+struct ResultDoc<'a>(&'a Scored);
+
+#[derive(Serialize)]
+struct ReasonDoc<'a> {
+    code: &'a str,
+    characteristic: &'a str,
+    points: Num,
+    max_points: Num,
+    points_lost: Num,
+    message: &'a str,
+}
+
+struct CharacteristicDoc<'a>(&'a Contribution);
+
+impl Serialize for CharacteristicDoc<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let c = self.0;
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("name", &c.name)?;
+        map.serialize_entry("value", &c.value)?;
+        map.serialize_entry("bin", &c.bin)?;
+        map.serialize_entry("points", &Num(c.points))?;
+        map.serialize_entry("max_points", &Num(c.max_points))?;
+        if let Some(w) = c.woe {
+            map.serialize_entry("woe", &w)?;
+        }
+        map.end()
+    }
+}
+
+impl Serialize for ResultDoc<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let r = self.0;
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("card", &r.card)?;
+        map.serialize_entry("score", &Num(r.score))?;
+        map.serialize_entry("grade", &r.grade)?;
+        map.serialize_entry("decision", &r.decision)?;
+        map.serialize_entry("probability_of_default", &r.probability_of_default)?;
+        let codes: Vec<&str> = r.reasons.iter().map(|x| x.code.as_str()).collect();
+        map.serialize_entry("reason_codes", &codes)?;
+        let reasons: Vec<ReasonDoc<'_>> = r
+            .reasons
+            .iter()
+            .map(|x| ReasonDoc {
+                code: &x.code,
+                characteristic: &x.characteristic,
+                points: Num(x.points),
+                max_points: Num(x.max_points),
+                points_lost: Num(x.points_lost()),
+                message: &x.message,
+            })
+            .collect();
+        map.serialize_entry("reasons", &reasons)?;
+        let characteristics: Vec<CharacteristicDoc<'_>> =
+            r.contributions.iter().map(CharacteristicDoc).collect();
+        map.serialize_entry("characteristics", &characteristics)?;
+        let missing: Vec<&str> = r
+            .contributions
+            .iter()
+            .filter(|c| c.missing)
+            .map(|c| c.name.as_str())
+            .collect();
+        map.serialize_entry("missing", &missing)?;
+        map.end()
     }
 }

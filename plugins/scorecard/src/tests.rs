@@ -3,7 +3,14 @@
 //! missing and unmatched values, and config validation.
 
 use super::*;
-use plugin_sdk::{Value, json};
+use plugin_sdk::{Input, Output, Value, json};
+
+/// The plugin's logic on a `Value` input, its result parsed back.
+fn run(input: &Input) -> Result<Output, Error> {
+    input
+        .with_text(super::run)
+        .map(|o| o.into_output().expect("a result is JSON"))
+}
 
 const RETAIL: &str = include_str!("../../../workflows/scorecards/retail-v1.json");
 const SMALL_BUSINESS: &str = include_str!("../../../workflows/scorecards/small-business-v1.json");

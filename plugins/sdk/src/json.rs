@@ -17,6 +17,7 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::fmt;
 
 /// A typed parse that failed: where (a JSON pointer relative to the parsed value, `""`
@@ -91,7 +92,7 @@ pub enum Kind {
 
 /// One JSON value inside a document's text; parsed only as far as it is read.
 #[derive(Clone, Copy)]
-pub struct Json<'a>(&'a RawValue);
+pub struct Json<'a>(&'a str);
 
 impl fmt::Debug for Json<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -103,16 +104,23 @@ impl<'a> Json<'a> {
     /// A whole document: checks its syntax in one pass, building nothing.
     pub fn document(text: &'a str) -> Result<Self, ParseError> {
         serde_json::from_str::<&RawValue>(text)
-            .map(Json)
+            .map(|raw| Json(raw.get()))
             .map_err(|e| ParseError {
                 pointer: String::new(),
                 message: e.to_string(),
             })
     }
 
+    /// A document whose syntax was not checked: text the host sends, which is always
+    /// written by serde_json. A typed [`Json::parse`] still fails cleanly on bad syntax;
+    /// look-ups into it find nothing.
+    pub fn unchecked(text: &'a str) -> Self {
+        Json(text.trim_start())
+    }
+
     /// The value's JSON text.
     pub fn text(self) -> &'a str {
-        self.0.get()
+        self.0
     }
 
     pub fn kind(self) -> Kind {
@@ -164,9 +172,7 @@ impl<'a> Json<'a> {
         if self.kind() != Kind::Array {
             return Vec::new();
         }
-        serde_json::from_str::<Vec<&'a RawValue>>(self.text())
-            .map(|items| items.into_iter().map(Json).collect())
-            .unwrap_or_default()
+        serde_json::from_str::<Vec<Json<'a>>>(self.text()).unwrap_or_default()
     }
 
     /// The value parsed into `T`; errors name the pointer inside this value.
@@ -267,9 +273,9 @@ impl<'de> Visitor<'de> for FindMember<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut found = None;
         while let Some(key) = map.next_key::<Key<'de>>()? {
-            let value: &'de RawValue = map.next_value()?;
+            let value: Json<'de> = map.next_value()?;
             if key.0 == self.0 {
-                found = Some(Json(value));
+                found = Some(value);
             }
         }
         Ok(found)
@@ -286,9 +292,9 @@ impl<'de> Visitor<'de> for FindElement {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut found = None;
         let mut i = 0;
-        while let Some(value) = seq.next_element::<&'de RawValue>()? {
+        while let Some(value) = seq.next_element::<Json<'de>>()? {
             if i == self.0 {
-                found = Some(Json(value));
+                found = Some(value);
             }
             i += 1;
         }
@@ -309,8 +315,8 @@ impl<'de> Deserialize<'de> for Members<'de> {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members<'de>, A::Error> {
                 let mut members = Vec::with_capacity(map.size_hint().unwrap_or(8));
                 while let Some(key) = map.next_key::<Key<'de>>()? {
-                    let value: &'de RawValue = map.next_value()?;
-                    members.push((key.0, Json(value)));
+                    let value: Json<'de> = map.next_value()?;
+                    members.push((key.0, value));
                 }
                 Ok(Members(members))
             }
@@ -319,9 +325,9 @@ impl<'de> Deserialize<'de> for Members<'de> {
     }
 }
 
-impl<'de> Deserialize<'de> for Json<'de> {
+impl<'de: 'a, 'a> Deserialize<'de> for Json<'a> {
     fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        <&'de RawValue>::deserialize(d).map(Json)
+        <&'a RawValue>::deserialize(d).map(|raw| Json(raw.get()))
     }
 }
 
@@ -401,7 +407,7 @@ impl<'de> MapAccess<'de> for MembersAccess<'_, 'de> {
             .value
             .take()
             .ok_or_else(|| de::Error::custom("a value was asked for before its key"))?;
-        seed.deserialize(value.0)
+        seed.deserialize(&mut serde_json::Deserializer::from_str(value.text()))
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -410,24 +416,51 @@ impl<'de> MapAccess<'de> for MembersAccess<'_, 'de> {
 }
 
 /// The case variables: an object whose top-level members are indexed once, since every
-/// look-up starts there.
+/// look-up starts there; objects below are indexed the first time a look-up goes
+/// through them (a plugin reads several fields of `applicant`, say).
 #[derive(Debug, Clone)]
 pub struct Vars<'a> {
     root: Json<'a>,
     top: Vec<(Cow<'a, str>, Json<'a>)>,
+    /// Members of the nested objects looked into so far, by the object's text.
+    nested: RefCell<Vec<(&'a str, Vec<(Cow<'a, str>, Json<'a>)>)>>,
+}
+
+/// The last member named `key` (as `serde_json::Value` keeps a repeated key).
+fn member<'a>(members: &[(Cow<'a, str>, Json<'a>)], key: &str) -> Option<Json<'a>> {
+    members
+        .iter()
+        .rev()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| *v)
 }
 
 impl<'a> Vars<'a> {
-    /// Checks the syntax of `text` and indexes its top level.
+    /// Checks the syntax of `text` and indexes its top level, in one pass.
     pub fn parse(text: &'a str) -> Result<Self, ParseError> {
-        let root = Json::document(text)?;
-        Ok(Self::new(root))
+        let root = Json::unchecked(text);
+        if root.kind() != Kind::Object {
+            return Json::document(text).map(Self::new);
+        }
+        let error = |e: serde_json::Error| ParseError {
+            pointer: String::new(),
+            message: e.to_string(),
+        };
+        let mut de = serde_json::Deserializer::from_str(text);
+        let top = Members::deserialize(&mut de).map_err(error)?.0;
+        de.end().map_err(error)?;
+        Ok(Self {
+            root: Json(root.text().trim_end()),
+            top,
+            nested: RefCell::default(),
+        })
     }
 
     pub fn new(root: Json<'a>) -> Self {
         Self {
             top: root.members(),
             root,
+            nested: RefCell::default(),
         }
     }
 
@@ -437,26 +470,45 @@ impl<'a> Vars<'a> {
 
     /// A top-level variable (the last one of that name).
     pub fn get(&self, key: &str) -> Option<Json<'a>> {
-        self.top
+        member(&self.top, key)
+    }
+
+    /// Member `key` of `object` (a value inside these variables), through the index.
+    pub fn child(&self, object: Json<'a>, key: &str) -> Option<Json<'a>> {
+        if object.kind() != Kind::Object {
+            return None;
+        }
+        if std::ptr::eq(object.text(), self.root.text()) {
+            return self.get(key);
+        }
+        let mut nested = self.nested.borrow_mut();
+        let at = match nested
             .iter()
-            .rev()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| *v)
+            .position(|(text, _)| std::ptr::eq(*text, object.text()))
+        {
+            Some(at) => at,
+            None => {
+                nested.push((object.text(), object.members()));
+                nested.len() - 1
+            }
+        };
+        member(&nested[at].1, key)
     }
 
     /// The value at a JSON pointer, looked up as `serde_json::Value::pointer` does.
     pub fn pointer(&self, pointer: &str) -> Option<Json<'a>> {
-        if self.root.kind() != Kind::Object {
-            return self.root.pointer(pointer);
+        if pointer.is_empty() {
+            return Some(self.root);
         }
-        let Some(rest) = pointer.strip_prefix('/') else {
-            return pointer.is_empty().then_some(self.root);
-        };
-        let (first, rest) = match rest.find('/') {
-            Some(at) => (&rest[..at], &rest[at..]),
-            None => (rest, ""),
-        };
-        self.get(&unescape(first))?.pointer(rest)
+        let rest = pointer.strip_prefix('/')?;
+        rest.split('/').try_fold(self.root, |target, token| {
+            let token = unescape(token);
+            match target.kind() {
+                Kind::Object => self.child(target, &token),
+                Kind::Array => pointer_index(&token).and_then(|i| target.at(i)),
+                _ => None,
+            }
+        })
     }
 
     /// The whole document as a `Value`.

@@ -117,7 +117,9 @@ pub struct TextInput<'a> {
 }
 
 impl<'a> TextInput<'a> {
-    /// Checks the syntax of both documents; an error has code `invalid_input`.
+    /// Checks the syntax of the case variables while indexing them (one pass). The
+    /// config is read by the plugin's typed parse, which fails on bad syntax; when a
+    /// call fails, the SDK checks the config's syntax and reports it as `invalid_input`.
     pub fn new(
         case_id: &'a str,
         node_id: &'a str,
@@ -125,19 +127,45 @@ impl<'a> TextInput<'a> {
         vars: &'a str,
         business_date: &'a str,
     ) -> Result<Self, Error> {
-        let invalid = |field: &str, e: ParseError| {
-            Error::new(
-                __private::INVALID_INPUT,
-                format!("input field `{field}` is not valid JSON: {}", e.message),
-            )
-        };
         Ok(Self {
             case_id,
             node_id,
-            config: Json::document(config).map_err(|e| invalid("config", e))?,
-            vars: Vars::parse(vars).map_err(|e| invalid("vars", e))?,
+            config: Json::unchecked(config),
+            vars: Vars::parse(vars).map_err(|e| invalid_json("vars", e))?,
             business_date,
         })
+    }
+
+    /// `invalid_input` when the config is not JSON: what a failed call reports instead
+    /// of the plugin's own error (which would be about a document the host never sent).
+    fn check_config(&self) -> Result<(), Error> {
+        Json::document(self.config.text())
+            .map(|_| ())
+            .map_err(|e| invalid_json("config", e))
+    }
+}
+
+fn invalid_json(field: &str, e: ParseError) -> Error {
+    Error::new(
+        __private::INVALID_INPUT,
+        format!("input field `{field}` is not valid JSON: {}", e.message),
+    )
+}
+
+impl Input {
+    /// Runs `f` on this input written out as text: how tests and tools built around
+    /// `Value`s call a [`TextPlugin`]'s logic.
+    pub fn with_text<R>(&self, f: impl FnOnce(&TextInput<'_>) -> R) -> R {
+        let (config, vars) = (self.config.to_string(), self.vars.to_string());
+        let input = TextInput::new(
+            &self.case_id,
+            &self.node_id,
+            &config,
+            &vars,
+            &self.business_date,
+        )
+        .expect("a serde_json::Value always writes valid JSON");
+        f(&input)
     }
 }
 
@@ -149,6 +177,24 @@ pub struct TextOutput {
     pub outcome: Option<String>,
     pub score: Option<f64>,
     pub reasons: Vec<Reason>,
+}
+
+impl TextOutput {
+    /// The same output with its result parsed into a `Value` (tests and tools).
+    pub fn into_output(self) -> Result<Output, Error> {
+        let result = serde_json::from_str(&self.result).map_err(|e| {
+            Error::new(
+                __private::INVALID_OUTPUT,
+                format!("the result is not valid JSON: {e}"),
+            )
+        })?;
+        Ok(Output {
+            result,
+            outcome: self.outcome,
+            score: self.score,
+            reasons: self.reasons,
+        })
+    }
 }
 
 /// A result document as JSON text. Fails (code `invalid_output`) only for data JSON
@@ -324,7 +370,9 @@ pub mod __private {
             &input.business_date,
         )
         .map_err(to_wit_error)?;
-        let output = P::run(&input).map_err(to_wit_error)?;
+        let output = P::run(&input)
+            .map_err(|e| input.check_config().err().unwrap_or(e))
+            .map_err(to_wit_error)?;
         wit_output(output)
     }
 
@@ -498,6 +546,10 @@ mod tests {
         let err = __private::run_text::<Sum>(wit_input("{}", "{")).unwrap_err();
         assert_eq!(err.code, __private::INVALID_INPUT);
         assert!(err.message.contains("`vars`"), "{}", err.message);
+        // A config that is not JSON is the host's fault, not the plugin's.
+        let err = __private::run_text::<Sum>(wit_input(r#"{"field":"#, "{}")).unwrap_err();
+        assert_eq!(err.code, __private::INVALID_INPUT);
+        assert!(err.message.contains("`config`"), "{}", err.message);
     }
 
     #[test]

@@ -34,12 +34,11 @@ impl DotPath {
 
     /// [`DotPath::lookup`] in the case variables' text.
     pub fn find<'a>(&self, vars: &Vars<'a>) -> Option<Json<'a>> {
-        let (first, rest) = self.0.split_first()?;
-        let start = match vars.root().kind() {
-            Kind::Object => vars.get(first)?,
-            _ => step(vars.root(), first)?,
-        };
-        rest.iter().try_fold(start, |v, seg| step(v, seg))
+        self.0.iter().try_fold(vars.root(), |v, seg| match v.kind() {
+            Kind::Object => vars.child(v, seg),
+            Kind::Array => seg.parse::<usize>().ok().and_then(|i| v.at(i)),
+            _ => None,
+        })
     }
 
     /// The same place as a JSON pointer (RFC 6901).
@@ -51,14 +50,6 @@ impl DotPath {
 impl fmt::Display for DotPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0.join("."))
-    }
-}
-
-fn step<'a>(v: Json<'a>, seg: &str) -> Option<Json<'a>> {
-    match v.kind() {
-        Kind::Object => v.get(seg),
-        Kind::Array => seg.parse::<usize>().ok().and_then(|i| v.at(i)),
-        _ => None,
     }
 }
 

@@ -77,22 +77,22 @@ impl AgeRule {
         Ok(())
     }
 
-    fn birth_date(&self, ctx: &Ctx<'_>) -> Result<(Date, &'static str), Fault> {
+    fn birth_date(&self, ctx: &Ctx<'_, '_>) -> Result<(Date, &'static str), Fault> {
         match vars::date(ctx.vars, &self.birth_date) {
             Ok(d) => return Ok((d, "birth_date")),
             Err(Fault::Missing(_)) => {}
             Err(e) => return Err(e),
         }
         if let Some(path) = &self.id_number
-            && let Some(id) = path.get(ctx.vars).and_then(|v| v.as_str())
-            && let Some(d) = birth_date_from_id(id)
+            && let Some(id) = path.find(ctx.vars).and_then(|v| v.as_str())
+            && let Some(d) = birth_date_from_id(&id)
         {
             return Ok((d, "id_number"));
         }
         Err(Fault::Missing(self.birth_date.as_str().to_string()))
     }
 
-    pub(crate) fn evaluate(&self, ctx: &Ctx<'_>) -> Result<Finding, Fault> {
+    pub(crate) fn evaluate(&self, ctx: &Ctx<'_, '_>) -> Result<Finding, Fault> {
         let (born, source) = self.birth_date(ctx)?;
         if born > ctx.today {
             return Err(Fault::invalid(
@@ -151,7 +151,7 @@ mod tests {
 
     fn run(rule: &AgeRule, vars: Value, today: &str) -> Result<Finding, Fault> {
         rule.evaluate(&Ctx {
-            vars: &vars,
+            vars: &plugin_sdk::json::Vars::parse(&vars.to_string()).unwrap(),
             today: Date::parse(today).unwrap(),
         })
     }

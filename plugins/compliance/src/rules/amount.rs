@@ -79,7 +79,7 @@ impl AmountRule {
         Ok(())
     }
 
-    pub(crate) fn evaluate(&self, ctx: &Ctx<'_>) -> Result<Finding, Fault> {
+    pub(crate) fn evaluate(&self, ctx: &Ctx<'_, '_>) -> Result<Finding, Fault> {
         let amount = vars::number(ctx.vars, &self.amount)?;
         if amount <= 0.0 {
             return Err(Fault::invalid(
@@ -140,7 +140,7 @@ mod tests {
 
     fn run(rule: &AmountRule, vars: Value) -> Result<Finding, Fault> {
         rule.evaluate(&Ctx {
-            vars: &vars,
+            vars: &plugin_sdk::json::Vars::parse(&vars.to_string()).unwrap(),
             today: Date::parse("2024-06-30").unwrap(),
         })
     }

@@ -76,7 +76,7 @@ impl DtiRule {
         Ok(())
     }
 
-    pub(crate) fn evaluate(&self, ctx: &Ctx<'_>) -> Result<Finding, Fault> {
+    pub(crate) fn evaluate(&self, ctx: &Ctx<'_, '_>) -> Result<Finding, Fault> {
         let income = vars::number(ctx.vars, &self.monthly_income)?;
         let debt = vars::number(ctx.vars, &self.monthly_debt_payments)?;
         if debt < 0.0 {
@@ -163,7 +163,7 @@ mod tests {
 
     fn run(rule: &DtiRule, vars: Value) -> Result<Finding, Fault> {
         rule.evaluate(&Ctx {
-            vars: &vars,
+            vars: &plugin_sdk::json::Vars::parse(&vars.to_string()).unwrap(),
             today: Date::parse("2024-06-30").unwrap(),
         })
     }

@@ -60,7 +60,7 @@ impl IndustryRule {
         Ok(())
     }
 
-    pub(crate) fn evaluate(&self, ctx: &Ctx<'_>) -> Result<Finding, Fault> {
+    pub(crate) fn evaluate(&self, ctx: &Ctx<'_, '_>) -> Result<Finding, Fault> {
         let code = vars::text(ctx.vars, &self.industry_code)?;
         let key = id_key(&code);
         if key.is_empty() {
@@ -131,7 +131,7 @@ mod tests {
     fn run(code: Value) -> Result<Finding, Fault> {
         let vars = json!({"applicant": {"industry_code": code}});
         rule().evaluate(&Ctx {
-            vars: &vars,
+            vars: &plugin_sdk::json::Vars::parse(&vars.to_string()).unwrap(),
             today: Date::parse("2024-06-30").unwrap(),
         })
     }
@@ -172,7 +172,7 @@ mod tests {
         let empty = json!({});
         assert_eq!(
             rule().evaluate(&Ctx {
-                vars: &empty,
+                vars: &plugin_sdk::json::Vars::parse(&empty.to_string()).unwrap(),
                 today: Date::parse("2024-06-30").unwrap()
             }),
             Err(Fault::Missing("/applicant/industry_code".into()))

@@ -10,8 +10,9 @@ pub mod watchlist;
 
 use crate::dates::Date;
 use crate::vars::Fault;
+use plugin_sdk::json::Vars;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// What a violated rule means for the case. `Reject` outranks `Refer`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -79,7 +80,7 @@ impl Check {
     }
 
     /// `severity` is the rule's own; a kind may report a different one in its finding.
-    pub(crate) fn evaluate(&self, ctx: &Ctx<'_>, severity: Severity) -> Result<Finding, Fault> {
+    pub(crate) fn evaluate(&self, ctx: &Ctx<'_, '_>, severity: Severity) -> Result<Finding, Fault> {
         match self {
             Self::DtiCeiling(r) => r.evaluate(ctx),
             Self::AgeBand(r) => r.evaluate(ctx),
@@ -92,8 +93,8 @@ impl Check {
 }
 
 /// What one call's rules see: the case variables and the business date.
-pub(crate) struct Ctx<'a> {
-    pub vars: &'a Value,
+pub(crate) struct Ctx<'a, 't> {
+    pub vars: &'a Vars<'t>,
     pub today: Date,
 }
 
@@ -102,7 +103,52 @@ pub(crate) struct Ctx<'a> {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Finding {
     pub violation: Option<Violated>,
-    pub values: Map<String, Value>,
+    pub values: Values,
+}
+
+/// The figures a rule decided on, by name, in the order the rule gives them. A result
+/// holds a handful per rule: a list, not a hash map (which costs a hash per key and an
+/// allocation per map in a fresh instance per call). Written as a JSON object.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Values(Vec<(&'static str, Value)>);
+
+impl Values {
+    /// Sets `key` (replacing an earlier value, in its place).
+    pub fn insert(&mut self, key: &'static str, value: Value) {
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => *v = value,
+            None => self.0.push((key, value)),
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.0.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.0.iter().map(|(k, _)| *k)
+    }
+}
+
+impl std::ops::Index<&str> for Values {
+    type Output = Value;
+
+    /// Like `serde_json::Map`'s index: the key must be there.
+    fn index(&self, key: &str) -> &Value {
+        self.get(key)
+            .unwrap_or_else(|| panic!("no value named `{key}`"))
+    }
+}
+
+impl Serialize for Values {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -113,14 +159,14 @@ pub(crate) struct Violated {
 }
 
 impl Finding {
-    pub(crate) fn passed(values: Map<String, Value>) -> Self {
+    pub(crate) fn passed(values: Values) -> Self {
         Self {
             violation: None,
             values,
         }
     }
 
-    pub(crate) fn violated(message: impl Into<String>, values: Map<String, Value>) -> Self {
+    pub(crate) fn violated(message: impl Into<String>, values: Values) -> Self {
         Self {
             violation: Some(Violated {
                 message: message.into(),
@@ -141,8 +187,8 @@ pub(crate) fn round(x: f64, places: i32) -> f64 {
 /// Builds a `values` map from `"key": value` pairs, in the given order.
 macro_rules! values {
     ($($k:literal : $v:expr),* $(,)?) => {{
-        let mut m = serde_json::Map::new();
-        $( m.insert($k.to_string(), serde_json::json!($v)); )*
+        let mut m = $crate::rules::Values::default();
+        $( m.insert($k, serde_json::json!($v)); )*
         m
     }};
 }

@@ -71,16 +71,13 @@ impl MultiLendingRule {
         Ok(())
     }
 
-    pub(crate) fn evaluate(&self, ctx: &Ctx<'_>) -> Result<Finding, Fault> {
+    pub(crate) fn evaluate(&self, ctx: &Ctx<'_, '_>) -> Result<Finding, Fault> {
         let at = self.queries.as_str();
-        let list = self
-            .queries
-            .get(ctx.vars)
-            .ok_or_else(|| Fault::Missing(at.to_string()))?;
+        let list = vars::required(ctx.vars, &self.queries)?;
         let queries = list.as_array().ok_or_else(|| {
             Fault::invalid(
                 at,
-                format!("expected an array of queries, found {}", kind_of(list)),
+                format!("expected an array of queries, found {}", kind_of(&list)),
             )
         })?;
         let start = ctx
@@ -198,7 +195,7 @@ mod tests {
     fn run(rule: &MultiLendingRule, queries: Value) -> Result<Finding, Fault> {
         let vars = json!({"credit_report": {"queries": queries}});
         rule.evaluate(&Ctx {
-            vars: &vars,
+            vars: &plugin_sdk::json::Vars::parse(&vars.to_string()).unwrap(),
             today: Date::parse("2024-06-30").unwrap(),
         })
     }
@@ -296,7 +293,7 @@ mod tests {
         let empty = json!({});
         assert_eq!(
             r.evaluate(&Ctx {
-                vars: &empty,
+                vars: &plugin_sdk::json::Vars::parse(&empty.to_string()).unwrap(),
                 today: Date::parse("2024-06-30").unwrap()
             }),
             Err(Fault::Missing("/credit_report/queries".into()))

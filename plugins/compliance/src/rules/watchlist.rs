@@ -124,11 +124,11 @@ impl WatchlistRule {
         Ok(())
     }
 
-    fn case_entries(&self, ctx: &Ctx<'_>) -> Result<Vec<Entry>, Fault> {
+    fn case_entries(&self, ctx: &Ctx<'_, '_>) -> Result<Vec<Entry>, Fault> {
         let Some(path) = &self.vars_entries else {
             return Ok(Vec::new());
         };
-        let Some(list) = path.get(ctx.vars) else {
+        let Some(list) = vars::value(ctx.vars, path)? else {
             return if self.entries.is_empty() {
                 Err(Fault::Missing(path.as_str().to_string()))
             } else {
@@ -138,7 +138,7 @@ impl WatchlistRule {
         let items = list.as_array().ok_or_else(|| {
             Fault::invalid(
                 path.as_str(),
-                format!("expected an array of entries, found {}", kind_of(list)),
+                format!("expected an array of entries, found {}", kind_of(&list)),
             )
         })?;
         let mut out = Vec::with_capacity(items.len());
@@ -168,16 +168,16 @@ impl WatchlistRule {
     }
 
     /// Every subject to screen.
-    fn subjects(&self, ctx: &Ctx<'_>) -> Result<Vec<Screened>, Fault> {
+    fn subjects(&self, ctx: &Ctx<'_, '_>) -> Result<Vec<Screened>, Fault> {
         let mut out = Vec::new();
         for s in &self.subjects {
-            let Some(v) = s.path.get(ctx.vars) else {
+            let Some(v) = vars::value(ctx.vars, &s.path)? else {
                 if s.optional {
                     continue;
                 }
                 return Err(Fault::Missing(s.path.as_str().to_string()));
             };
-            let items: Vec<(String, &Value)> = match v {
+            let items: Vec<(String, &Value)> = match &v {
                 Value::Array(a) => a
                     .iter()
                     .enumerate()
@@ -219,7 +219,7 @@ impl WatchlistRule {
         Ok(out)
     }
 
-    pub(crate) fn evaluate(&self, ctx: &Ctx<'_>, severity: Severity) -> Result<Finding, Fault> {
+    pub(crate) fn evaluate(&self, ctx: &Ctx<'_, '_>, severity: Severity) -> Result<Finding, Fault> {
         let from_case = self.case_entries(ctx)?;
         let keyed: Vec<Keyed<'_>> = self
             .entries
@@ -332,7 +332,7 @@ mod tests {
     fn run(rule: &WatchlistRule, vars: Value) -> Result<Finding, Fault> {
         rule.evaluate(
             &Ctx {
-                vars: &vars,
+                vars: &plugin_sdk::json::Vars::parse(&vars.to_string()).unwrap(),
                 today: Date::parse("2024-06-30").unwrap(),
             },
             Severity::Reject,

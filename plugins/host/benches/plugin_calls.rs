@@ -8,9 +8,12 @@
 //! `cargo bench -p plugin-host --bench plugin_calls` prints the figures first, then
 //! runs the criterion benchmarks; `PLUGIN_BENCH=figures` or `PLUGIN_BENCH=criterion`
 //! runs only one of the two; `PLUGIN_BENCH=path` prints only the retail-loan path.
-//! `PLUGIN_BENCH=calls:<node>` (e.g. `calls:score`) makes a fixed 16,000 calls of one
-//! retail-loan node and prints nothing: for `perf stat -e instructions`, which a busy
+//! `PLUGIN_BENCH=calls:<node>` (e.g. `calls:score`; `calls:raw` for the score inputs
+//! into hostile-raw) makes a fixed 16,000 calls of one retail-loan node and prints nothing: for `perf stat -e instructions`, which a busy
 //! machine does not blur the way it blurs time.
+//! `PLUGIN_BENCH_PLUGINS=<dir>` runs the retail-loan figures with the `*.wasm` plugins
+//! in that folder instead of the bundled ones (e.g. builds of an older commit, to
+//! compare on the same machine at the same time).
 
 use criterion::Criterion;
 use engine::flow::NodeKind;
@@ -230,10 +233,23 @@ fn path_throughput(
     )
 }
 
+/// The plugins the retail-loan figures run: the bundled ones, or those in
+/// `$PLUGIN_BENCH_PLUGINS`.
+fn path_registry() -> Registry {
+    let mut registry = Registry::new(host(true, 2 << 20, Some(bench_cache())));
+    match std::env::var_os("PLUGIN_BENCH_PLUGINS") {
+        Some(dir) => {
+            registry.add_dir(&dir).expect("plugins in $PLUGIN_BENCH_PLUGINS");
+            println!("(plugins from {})", Path::new(&dir).display());
+        }
+        None => registry.add_bundled().expect("bundled plugins"),
+    }
+    registry
+}
+
 /// The retail-loan automatic path's three real plugin calls on the default host.
 fn retail_loan_figures() {
-    let mut registry = Registry::new(host(true, 2 << 20, Some(bench_cache())));
-    registry.add_bundled().expect("bundled plugins");
+    let registry = path_registry();
     let nodes = retail_loan_path(&registry);
     let mut total_p50 = Duration::ZERO;
     let mut total_cpu = Some(Duration::ZERO);
@@ -277,6 +293,20 @@ fn retail_loan_figures() {
         "retail-loan path (3 calls): p50 sum {}, CPU per case {}",
         us(total_p50),
         total_cpu.map_or("n/a".into(), us)
+    );
+
+    // The host's share: the same inputs into a plugin that reads nothing and returns
+    // `{}` (instance, copying the input in, resetting the instance's memory).
+    let raw = std::fs::read(plugin_host::test_components::RAW).expect("raw");
+    let raw = registry
+        .host()
+        .load(&raw, LoadSource::Bytes("raw".into()))
+        .expect("raw loads");
+    let inputs: Vec<StepInput> = nodes.iter().flat_map(|n| n.inputs.clone()).collect();
+    let (_, cpu) = path_throughput(&raw, &inputs, 2);
+    println!(
+        "retail-loan inputs into hostile-raw (host share per call, nothing parsed): CPU per call {}",
+        cpu.map_or("n/a".into(), us)
     );
 }
 
@@ -395,14 +425,27 @@ fn criterion_benches(c: &mut Criterion) {
 /// A fixed number of calls of one retail-loan node (after the same warm-up as the
 /// figures), for counting instructions from outside.
 fn fixed_calls(node: &str) {
-    let mut registry = Registry::new(host(true, 2 << 20, Some(bench_cache())));
-    registry.add_bundled().expect("bundled plugins");
+    let registry = path_registry();
     let nodes = retail_loan_path(&registry);
+    let limits = CallLimits::default();
+    if node == "raw" {
+        // The host's share alone: the score node's inputs into hostile-raw.
+        let raw = std::fs::read(plugin_host::test_components::RAW).expect("raw");
+        let raw = registry
+            .host()
+            .load(&raw, LoadSource::Bytes("raw".into()))
+            .expect("raw loads");
+        for _ in 0..2_000 {
+            for input in &nodes[1].inputs {
+                assert!(raw.call(input, &limits).report.output.is_ok());
+            }
+        }
+        return;
+    }
     let node = nodes
         .iter()
         .find(|n| n.node == node)
-        .unwrap_or_else(|| panic!("no retail-loan node `{node}` (documents, score, compliance)"));
-    let limits = CallLimits::default();
+        .unwrap_or_else(|| panic!("no retail-loan node `{node}` (documents, score, compliance, raw)"));
     for _ in 0..2_000 {
         for input in &node.inputs {
             assert!(node.plugin.call(input, &limits).report.output.is_ok());

@@ -18,7 +18,9 @@ use uuid::Uuid;
 pub(super) const STEP_JOB: &str = "step";
 
 /// A running case keeps a snapshot at most this many events old, so loading it replays
-/// little; a case that waits or ends is always snapshotted.
+/// little; a case that waits (for a person, a timer, a supervisor) is always snapshotted,
+/// since it will be loaded again. A case that ends is not: nothing acts on it any more,
+/// and inspecting it replays its history (which the audit does anyway).
 const SNAPSHOT_EVERY: i64 = 64;
 
 /// The payload of a `step` job.
@@ -109,7 +111,12 @@ pub(super) fn transition(
         t.events.push(new_event(event)?);
     }
     let new_seq = prev.seq + t.events.len() as i64;
-    if status != store::CaseStatus::Running || new_seq - snapshot_seq >= SNAPSHOT_EVERY {
+    let waits = matches!(
+        status,
+        store::CaseStatus::Waiting | store::CaseStatus::Incident
+    );
+    let running_long = status == store::CaseStatus::Running && new_seq - snapshot_seq >= SNAPSHOT_EVERY;
+    if waits || running_long {
         t.snapshot = Some(serde_json::to_string(state).map_err(|e| Error::Encode {
             what: "a case snapshot",
             message: e.to_string(),

@@ -264,3 +264,36 @@ async fn enqueued_cases_fold_in_the_worker_and_record_what_each_plugin_read() {
     }
     assert_eq!(checked, 3);
 }
+
+/// A case that waits for a person keeps a snapshot (it will be loaded again); one that
+/// ended keeps none, and inspecting it replays its history to the same state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_cases_are_snapshotted_and_ended_ones_are_not() {
+    const PARKS: &str = "flow: parks
+start: a
+nodes:
+  a: { kind: task, plugin: count@1, result: a, next: review }
+  review:
+    kind: approval
+    assign: { role: officer }
+    actions: { approve: done }
+  done: { kind: end, outcome: done }
+";
+    let dir = tempfile::tempdir().unwrap();
+    let (rt, _) = runtime(&dir, Config::default()).await;
+    let (ended, _) = start_here(&rt, "three.yaml", THREE_STEPS).await;
+    assert_eq!(ended.status, CaseStatus::Completed);
+    let record = rt.store().load_case(ended.case_id).await.unwrap();
+    assert_eq!(record.snapshot, None, "an ended case needs no snapshot");
+    let state = rt.case_state(ended.case_id).await.unwrap();
+    assert_eq!(state.outcome(), Some("done"));
+    assert_eq!(state.seq() as i64, record.head.seq);
+
+    let (waiting, _) = start_here(&rt, "parks.yaml", PARKS).await;
+    assert_eq!(waiting.status, CaseStatus::Waiting);
+    let record = rt.store().load_case(waiting.case_id).await.unwrap();
+    let snapshot = record.snapshot.expect("a waiting case is snapshotted");
+    assert_eq!(record.snapshot_seq, record.head.seq);
+    let snapshot: engine::case::CaseState = serde_json::from_value(snapshot).unwrap();
+    assert_eq!(snapshot, rt.case_state(waiting.case_id).await.unwrap());
+}

@@ -64,7 +64,10 @@ fn enabled_by_default() -> bool {
     true
 }
 
-fn typed<'a, T: Deserialize<'a>>(members: &[(Cow<'a, str>, Json<'a>)], at: &str) -> Result<T, Error> {
+fn typed<'a, T: Deserialize<'a>>(
+    members: &[(Cow<'a, str>, Json<'a>)],
+    at: &str,
+) -> Result<T, Error> {
     parse_members(members).map_err(|e| Error::config(format!("{at}{}", e.pointer), e.message))
 }
 
@@ -164,7 +167,13 @@ pub fn parse_json(config: Json<'_>) -> Result<Config, Error> {
         }
     }
     // The last of a repeated key, as `serde_json::Value` keeps it.
-    let get = |name: &str| members.iter().rev().find(|(k, _)| k == name).map(|(_, v)| *v);
+    let get = |name: &str| {
+        members
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| *v)
+    };
     let rule_set = match get("rule_set") {
         None => None,
         Some(v) => match v.kind() {

@@ -15,10 +15,11 @@ pub use error::Error;
 
 use dates::Date;
 use plugin_sdk::json::Vars;
-use plugin_sdk::{Info, Reason, TextInput, TextOutput, TextPlugin};
-use rules::{Ctx, OnMissing, Severity};
+use plugin_sdk::{Info, Json, Reason, TextInput, TextOutput, TextPlugin};
 pub use rules::Values;
+use rules::{Ctx, OnMissing, Severity};
 use serde::Serialize;
+use std::borrow::Cow;
 use vars::Fault;
 
 pub const NAME: &str = "compliance";
@@ -208,9 +209,21 @@ pub fn evaluate(config: &Config, vars: &Vars<'_>, today: Date) -> Result<Verdict
 
 /// One call, from the SDK's input to its output: what the component runs.
 pub fn run_input(input: &TextInput<'_>) -> Result<TextOutput, Error> {
+    run_prepared(input, || config::parse_json(input.config).map(Cow::Owned))
+}
+
+/// One call with the rule set from `config` (parsed now, or prepared earlier), which is
+/// asked for after the business date is checked, as [`run_input`] always did.
+pub fn run_prepared<'c, E>(
+    input: &TextInput<'_>,
+    config: impl FnOnce() -> Result<Cow<'c, Config>, E>,
+) -> Result<TextOutput, E>
+where
+    E: From<Error>,
+{
     let today = Date::parse(input.business_date)
         .ok_or_else(|| Error::BusinessDate(input.business_date.to_string()))?;
-    let config = config::parse_json(input.config)?;
+    let config = config()?;
     let verdict = evaluate(&config, &input.vars, today)?;
     let reasons = verdict
         .violations
@@ -244,8 +257,18 @@ impl TextPlugin for Compliance {
         }
     }
 
-    fn run(input: &TextInput<'_>) -> Result<TextOutput, plugin_sdk::Error> {
-        run_input(input).map_err(Into::into)
+    /// The rule set, parsed and checked: once per config when the host prepares it.
+    type Config = Config;
+
+    fn prepare(config: Json<'_>) -> Result<Config, plugin_sdk::Error> {
+        Ok(config::parse_json(config)?)
+    }
+
+    fn run(
+        input: &TextInput<'_>,
+        config: Result<&Config, plugin_sdk::Error>,
+    ) -> Result<TextOutput, plugin_sdk::Error> {
+        run_prepared(input, || config.map(Cow::Borrowed))
     }
 }
 

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 /// The plugin through the SDK's text entry point on a `Value` input, its result parsed back.
 fn run(input: Input) -> Result<Output, plugin_sdk::Error> {
     input
-        .with_text(<Compliance as TextPlugin>::run)
+        .with_text(<Compliance as TextPlugin>::prepare_and_run)
         .map(|o| o.into_output().expect("a result is JSON"))
 }
 
@@ -257,10 +257,7 @@ fn errors_carry_a_code_and_the_pointer() {
 
     let mut i = input(cfg(RETAIL), good_retail());
     i.business_date = "2024-02-30".into();
-    assert_eq!(
-        run(i).unwrap_err().code,
-        "invalid_business_date"
-    );
+    assert_eq!(run(i).unwrap_err().code, "invalid_business_date");
 }
 
 #[test]
@@ -269,10 +266,7 @@ fn the_business_date_is_today() {
     let config = json!({"rules": [{"id": "AGE", "kind": "age_band", "severity": "reject", "max_age_at_maturity": 65}]});
     let vars = json!({"applicant": {"birth_date": "2006-07-01"}, "term_months": 12});
     let mut i = input(config, vars);
-    assert_eq!(
-        run(i.clone()).unwrap().outcome.as_deref(),
-        Some("reject")
-    );
+    assert_eq!(run(i.clone()).unwrap().outcome.as_deref(), Some("reject"));
     i.business_date = "2024-07-01".into();
     assert_eq!(run(i).unwrap().outcome.as_deref(), Some("pass"));
 }
@@ -282,14 +276,8 @@ fn results_are_deterministic_to_the_byte() {
     let mut vars = good_retail();
     vars["watchlist"] =
         json!([{"name": "李娜", "list": "pep"}, {"name": "li na", "list": "pep-2"}]);
-    let a = serde_json::to_string(
-        &run(input(cfg(RETAIL), vars.clone()))
-            .unwrap()
-            .result,
-    )
-    .unwrap();
-    let b =
-        serde_json::to_string(&run(input(cfg(RETAIL), vars)).unwrap().result).unwrap();
+    let a = serde_json::to_string(&run(input(cfg(RETAIL), vars.clone())).unwrap().result).unwrap();
+    let b = serde_json::to_string(&run(input(cfg(RETAIL), vars)).unwrap().result).unwrap();
     assert_eq!(a, b);
 }
 

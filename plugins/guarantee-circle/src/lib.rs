@@ -13,7 +13,7 @@ pub use input::Config;
 
 use graph::{Bounds, Graph, circles_through};
 use input::Network;
-use plugin_sdk::{Info, Input, Output, Plugin, Reason};
+use plugin_sdk::{Info, Input, Json, Output, Reason, TextInput, TextOutput, TextPlugin};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -402,9 +402,13 @@ pub fn analyse(config: &Config, applicant: &str, network: &Network) -> Result<Re
 
 /// One call, from the SDK's input to its output: what the component runs.
 pub fn run_input(input: &Input) -> Result<Output, Error> {
-    let config = Config::parse(&input.config)?;
-    let (applicant, network) = input::read(&config, &input.vars)?;
-    let report = analyse(&config, &applicant, &network)?;
+    run_config(&Config::parse(&input.config)?, &input.vars)
+}
+
+/// One call with the config already parsed and checked.
+pub fn run_config(config: &Config, vars: &Value) -> Result<Output, Error> {
+    let (applicant, network) = input::read(config, vars)?;
+    let report = analyse(config, &applicant, &network)?;
     let result: Value = serde_json::to_value(&report)
         .map_err(|e| Error::config("(root)", format!("result could not be encoded: {e}")))?;
     Ok(Output {
@@ -417,7 +421,10 @@ pub fn run_input(input: &Input) -> Result<Output, Error> {
 
 pub struct GuaranteeCircle;
 
-impl Plugin for GuaranteeCircle {
+impl TextPlugin for GuaranteeCircle {
+    /// The checked config: once per config when the host prepares it.
+    type Config = Config;
+
     fn describe() -> Info {
         Info {
             name: NAME.into(),
@@ -427,12 +434,37 @@ impl Plugin for GuaranteeCircle {
         }
     }
 
-    fn run(input: Input) -> Result<Output, plugin_sdk::Error> {
-        run_input(&input).map_err(Into::into)
+    fn prepare(config: Json<'_>) -> Result<Config, plugin_sdk::Error> {
+        // Not JSON: the SDK reports the host's mistake (`invalid_input`) instead.
+        let value = config
+            .value()
+            .map_err(|e| Error::config("(root)", e.to_string()))?;
+        Ok(Config::parse(&value)?)
+    }
+
+    /// The network is read from `Value`s (it is the whole of what the plugin reads).
+    fn run(
+        input: &TextInput<'_>,
+        config: Result<&Config, plugin_sdk::Error>,
+    ) -> Result<TextOutput, plugin_sdk::Error> {
+        let config = config?;
+        let vars = input.vars.value().map_err(|e| {
+            plugin_sdk::Error::new(
+                "invalid_input",
+                format!("input field `vars` is not valid JSON: {}", e.message),
+            )
+        })?;
+        let output = run_config(config, &vars)?;
+        Ok(TextOutput {
+            result: output.result.to_string(),
+            outcome: output.outcome,
+            score: output.score,
+            reasons: output.reasons,
+        })
     }
 }
 
 #[cfg(test)]
 mod tests;
 
-plugin_sdk::export_plugin!(GuaranteeCircle);
+plugin_sdk::export_text_plugin!(GuaranteeCircle);

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::schema::check::validate;
-use plugin_sdk::{Input, Plugin};
+use plugin_sdk::{Input, Output, TextPlugin};
 use serde_json::{Value, json};
 
 const CORPORATE: &str = include_str!("../../../workflows/rules/guarantee-circle-corporate-v1.json");
@@ -17,6 +17,14 @@ fn input(config: Value, vars: Value) -> Input {
         vars,
         business_date: "2024-06-30".into(),
     }
+}
+
+/// The plugin through the SDK's text entry point (what the component runs), its result
+/// parsed back.
+fn run(input: Input) -> Result<Output, plugin_sdk::Error> {
+    input
+        .with_text(<GuaranteeCircle as TextPlugin>::prepare_and_run)
+        .map(|o| o.into_output().expect("a result is JSON"))
 }
 
 fn corporate() -> Value {
@@ -51,7 +59,7 @@ fn park() -> Value {
 
 #[test]
 fn the_industrial_park() {
-    let out = GuaranteeCircle::run(input(corporate(), park())).unwrap();
+    let out = run(input(corporate(), park())).unwrap();
     let r = &out.result;
     assert_eq!(out.outcome.as_deref(), Some("high"));
     assert_eq!(r["in_circle"], json!(true));
@@ -106,7 +114,7 @@ fn the_industrial_park() {
 fn a_circle_without_aggravation_is_watch() {
     let mut vars = park();
     vars["guarantee_network"]["parties"] = json!([]);
-    let out = GuaranteeCircle::run(input(Value::Null, vars)).unwrap();
+    let out = run(input(Value::Null, vars)).unwrap();
     assert_eq!(out.outcome.as_deref(), Some("watch"));
     assert_eq!(
         out.result["reason_codes"],
@@ -123,7 +131,7 @@ fn guaranteeing_others_without_a_way_back_is_no_circle() {
     for applicant in ["D", "F", "Z"] {
         let mut vars = park();
         vars["applicant"]["credit_code"] = json!(applicant);
-        let out = GuaranteeCircle::run(input(corporate(), vars)).unwrap();
+        let out = run(input(corporate(), vars)).unwrap();
         let r = &out.result;
         assert_eq!(out.outcome.as_deref(), Some("none"), "{applicant}");
         assert_eq!(r["in_circle"], json!(false));
@@ -145,7 +153,7 @@ fn a_released_guarantee_breaks_the_circle() {
     let mut vars = park();
     vars["guarantee_network"]["relations"][1]["active"] = json!(false); // B → A
     vars["guarantee_network"]["relations"][3]["active"] = json!(false); // C → A
-    let out = GuaranteeCircle::run(input(corporate(), vars)).unwrap();
+    let out = run(input(corporate(), vars)).unwrap();
     assert_eq!(out.result["in_circle"], json!(false));
     assert_eq!(out.result["stats"]["inactive_relations"], json!(2));
 }
@@ -160,7 +168,7 @@ fn ids_match_across_spellings_and_parallel_guarantees_add_up() {
             {"guarantor": "91310000 MA1FL0XX2F", "borrower": "91350100m000100y43", "amount": 300000}
         ]}
     });
-    let out = GuaranteeCircle::run(input(corporate(), vars)).unwrap();
+    let out = run(input(corporate(), vars)).unwrap();
     let r = &out.result;
     assert_eq!(r["applicant"], json!("91350100M000100Y43"));
     assert_eq!(r["mutual_guarantees"][0]["a"], json!("91310000MA1FL0XX2F"));
@@ -176,7 +184,7 @@ fn exposure_thresholds_are_inclusive() {
     let mut vars = park();
     vars["guarantee_network"]["parties"] = json!([]);
     let config = |limit: f64| json!({"risk": {"high_guaranteed_exposure": limit}});
-    let at = GuaranteeCircle::run(input(config(29_000_000.0), vars.clone())).unwrap();
+    let at = run(input(config(29_000_000.0), vars.clone())).unwrap();
     assert_eq!(at.outcome.as_deref(), Some("high"));
     assert!(
         at.result["reason_codes"]
@@ -184,7 +192,7 @@ fn exposure_thresholds_are_inclusive() {
             .unwrap()
             .contains(&json!("GC_HIGH_GUARANTEED_EXPOSURE"))
     );
-    let above = GuaranteeCircle::run(input(config(29_000_000.01), vars)).unwrap();
+    let above = run(input(config(29_000_000.01), vars)).unwrap();
     assert_eq!(above.outcome.as_deref(), Some("watch"));
 }
 
@@ -195,14 +203,11 @@ fn config_relations_join_the_case_network() {
         json!({"relations": [{"guarantor": "B", "borrower": "A", "amount": 1}], "network": "/net"});
     let vars = json!({"applicant": {"credit_code": "A"}, "net": {"relations": [{"guarantor": "A", "borrower": "B", "amount": 1}]}});
     assert_eq!(
-        GuaranteeCircle::run(input(config.clone(), vars))
-            .unwrap()
-            .result["in_circle"],
+        run(input(config.clone(), vars)).unwrap().result["in_circle"],
         json!(true)
     );
     // With config relations the case network may be absent.
-    let out =
-        GuaranteeCircle::run(input(config, json!({"applicant": {"credit_code": "A"}}))).unwrap();
+    let out = run(input(config, json!({"applicant": {"credit_code": "A"}}))).unwrap();
     assert_eq!(out.result["in_circle"], json!(false));
 }
 
@@ -223,7 +228,7 @@ fn complete(n: usize) -> Value {
 #[test]
 fn a_hostile_network_is_refused_or_bounded() {
     // 150 firms: 22,350 relations, above the default bound of 20,000.
-    let e = GuaranteeCircle::run(input(Value::Null, complete(150))).unwrap_err();
+    let e = run(input(Value::Null, complete(150))).unwrap_err();
     assert_eq!(e.code, "input_too_large");
     assert!(
         e.message
@@ -232,7 +237,7 @@ fn a_hostile_network_is_refused_or_bounded() {
         e.message
     );
     // Within the relation bound, the enumeration stops at its own bounds.
-    let out = GuaranteeCircle::run(input(
+    let out = run(input(
         json!({"max_relations": 30000, "max_cycle_length": 12}),
         complete(150),
     ))
@@ -252,7 +257,7 @@ fn a_hostile_network_is_refused_or_bounded() {
             .contains(&json!("GC_CIRCLES_TRUNCATED"))
     );
     // The step budget bounds the work when the count bound alone would not.
-    let out = GuaranteeCircle::run(input(
+    let out = run(input(
         json!({"max_relations": 30000, "max_cycles": 1000, "max_search_steps": 5000}),
         complete(150),
     ))
@@ -260,7 +265,7 @@ fn a_hostile_network_is_refused_or_bounded() {
     assert!(out.result["stats"]["search_steps"].as_u64().unwrap() <= 5000);
     assert_eq!(out.result["circles_truncated"], json!(true));
     // Too many distinct parties.
-    let e = GuaranteeCircle::run(input(
+    let e = run(input(
         json!({"max_parties": 100, "max_relations": 30000}),
         complete(150),
     ))
@@ -274,7 +279,7 @@ fn a_hostile_network_is_refused_or_bounded() {
 
 #[test]
 fn errors_carry_a_code_and_the_pointer() {
-    let e = GuaranteeCircle::run(input(corporate(), json!({"guarantee_network": {}}))).unwrap_err();
+    let e = run(input(corporate(), json!({"guarantee_network": {}}))).unwrap_err();
     assert_eq!(
         (e.code.as_str(), e.message.as_str()),
         (
@@ -284,14 +289,14 @@ fn errors_carry_a_code_and_the_pointer() {
     );
     let mut vars = park();
     vars["guarantee_network"]["relations"][4]["amount"] = json!("3,000,000");
-    let e = GuaranteeCircle::run(input(corporate(), vars)).unwrap_err();
+    let e = run(input(corporate(), vars)).unwrap_err();
     assert_eq!(e.code, "invalid_input");
     assert!(
         e.message.contains("/guarantee_network/relations/4/amount"),
         "{}",
         e.message
     );
-    let e = GuaranteeCircle::run(input(json!({"max_cycles": -1}), park())).unwrap_err();
+    let e = run(input(json!({"max_cycles": -1}), park())).unwrap_err();
     assert_eq!(e.code, "invalid_config");
     assert!(e.message.contains("/max_cycles"), "{}", e.message);
 }
@@ -311,9 +316,7 @@ fn shipped_configs_parse_and_match_the_published_schema() {
 
 #[test]
 fn results_are_deterministic_whatever_the_relation_order() {
-    let a = GuaranteeCircle::run(input(corporate(), park()))
-        .unwrap()
-        .result;
+    let a = run(input(corporate(), park())).unwrap().result;
     let mut shuffled = park();
     shuffled["guarantee_network"]["relations"]
         .as_array_mut()
@@ -323,9 +326,7 @@ fn results_are_deterministic_whatever_the_relation_order() {
         .as_array_mut()
         .unwrap()
         .reverse();
-    let b = GuaranteeCircle::run(input(corporate(), shuffled))
-        .unwrap()
-        .result;
+    let b = run(input(corporate(), shuffled)).unwrap().result;
     assert_eq!(
         serde_json::to_string(&a).unwrap(),
         serde_json::to_string(&b).unwrap()

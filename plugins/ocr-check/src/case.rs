@@ -193,7 +193,10 @@ fn read_documents(vars: &Vars<'_>, path: &DotPath) -> Result<Vec<Document>, Erro
         Some(other) => {
             return Err(Error::input(
                 pointer(),
-                format!("must be an array of documents, got {}", kind_of(other.kind())),
+                format!(
+                    "must be an array of documents, got {}",
+                    kind_of(other.kind())
+                ),
             ));
         }
     };

@@ -274,7 +274,9 @@ impl Config {
             Kind::Null => plugin_sdk::json::parse_str("{}"),
             Kind::Object => json.parse(),
             _ => {
-                let shown = json.value().map_or_else(|_| json.text().to_string(), |v| v.to_string());
+                let shown = json
+                    .value()
+                    .map_or_else(|_| json.text().to_string(), |v| v.to_string());
                 return Err(Error::config("", format!("must be an object, got {shown}")));
             }
         }

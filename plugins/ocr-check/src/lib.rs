@@ -17,10 +17,10 @@ pub mod schema;
 
 use crate::case::Case;
 use crate::check::Report;
-use crate::config::Config;
+use crate::config::{Checked, Config};
 use crate::date::Date;
 pub use crate::error::Error;
-use plugin_sdk::{Info, Reason, TextInput, TextOutput, TextPlugin};
+use plugin_sdk::{Info, Json, Reason, TextInput, TextOutput, TextPlugin};
 
 pub const NAME: &str = "ocr-check";
 pub const VERSION: &str = "1.0.0";
@@ -38,18 +38,33 @@ impl TextPlugin for OcrCheck {
         }
     }
 
-    fn run(input: &TextInput<'_>) -> Result<TextOutput, plugin_sdk::Error> {
-        Ok(run(input)?)
+    /// The validated config with its paths parsed: once per config when the host
+    /// prepares it.
+    type Config = Checked;
+
+    fn prepare(config: Json<'_>) -> Result<Checked, plugin_sdk::Error> {
+        Ok(Config::parse_json(config)?)
+    }
+
+    fn run(
+        input: &TextInput<'_>,
+        checked: Result<&Checked, plugin_sdk::Error>,
+    ) -> Result<TextOutput, plugin_sdk::Error> {
+        Ok(run_checked(input, checked?)?)
     }
 }
 
 /// One call: parse, check, shape the output.
 pub fn run(input: &TextInput<'_>) -> Result<TextOutput, Error> {
-    let checked = Config::parse_json(input.config)?;
+    run_checked(input, &Config::parse_json(input.config)?)
+}
+
+/// One call with the config already parsed and validated (what the component runs).
+pub fn run_checked(input: &TextInput<'_>, checked: &Checked) -> Result<TextOutput, Error> {
     let today = Date::parse_iso(input.business_date)
         .ok_or_else(|| Error::BusinessDate(input.business_date.to_string()))?;
-    let case = Case::from_vars(&input.vars, &checked)?;
-    let report = check::check(&checked, &case, today);
+    let case = Case::from_vars(&input.vars, checked)?;
+    let report = check::check(checked, &case, today);
     Ok(output(&report))
 }
 

@@ -379,12 +379,7 @@ impl CardConfig {
                     format!("`{}` is used by an earlier characteristic", c.name),
                 ));
             }
-            characteristics.push(compile_characteristic(
-                c,
-                at,
-                self.round_points,
-                woe_share,
-            )?);
+            characteristics.push(compile_characteristic(c, at, self.round_points, woe_share)?);
         }
         let grades = compile_grades(self.grades)?;
         Ok(Card {

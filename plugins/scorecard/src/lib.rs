@@ -12,7 +12,7 @@ pub mod schema;
 pub mod score;
 
 pub use crate::error::Error;
-use plugin_sdk::{Info, Reason, TextInput, TextOutput, TextPlugin};
+use plugin_sdk::{Info, Json, Reason, TextInput, TextOutput, TextPlugin};
 
 pub const NAME: &str = "scorecard";
 pub const VERSION: &str = "1.0.0";
@@ -30,16 +30,30 @@ impl TextPlugin for Scorecard {
         }
     }
 
-    fn run(input: &TextInput<'_>) -> Result<TextOutput, plugin_sdk::Error> {
-        Ok(run(input)?)
+    /// The card, validated and compiled: once per config when the host prepares it.
+    type Config = card::Card;
+
+    fn prepare(config: Json<'_>) -> Result<card::Card, plugin_sdk::Error> {
+        Ok(card::CardConfig::parse_json(config)?)
+    }
+
+    fn run(
+        input: &TextInput<'_>,
+        card: Result<&card::Card, plugin_sdk::Error>,
+    ) -> Result<TextOutput, plugin_sdk::Error> {
+        Ok(run_card(input, card?)?)
     }
 }
 
 /// One call: validate the card, score the case variables, shape the output. The
 /// business date plays no part: a card scores what the variables say.
 pub fn run(input: &TextInput<'_>) -> Result<TextOutput, Error> {
-    let card = card::CardConfig::parse_json(input.config)?;
-    let scored = score::score(&card, &input.vars)?;
+    run_card(input, &card::CardConfig::parse_json(input.config)?)
+}
+
+/// One call with the card already compiled (what the component runs).
+pub fn run_card(input: &TextInput<'_>, card: &card::Card) -> Result<TextOutput, Error> {
+    let scored = score::score(card, &input.vars)?;
     Ok(TextOutput {
         result: scored.to_json(),
         outcome: scored.decision.clone(),

@@ -76,7 +76,8 @@ fn round_to(x: f64, digits: i32) -> f64 {
 
 /// A case variable's value as a `Value` (only small leaves are read this way).
 fn value_of(v: Json<'_>, path: &crate::path::DotPath) -> Result<Value, Error> {
-    v.value().map_err(|e| Error::input(path.pointer(), e.message))
+    v.value()
+        .map_err(|e| Error::input(path.pointer(), e.message))
 }
 
 fn number_at(

@@ -200,7 +200,9 @@ impl<'a> Json<'a> {
         if self.kind() != Kind::String {
             return None;
         }
-        serde_json::from_str::<Key<'a>>(self.text()).ok().map(|k| k.0)
+        serde_json::from_str::<Key<'a>>(self.text())
+            .ok()
+            .map(|k| k.0)
     }
 
     /// The value at a JSON pointer (RFC 6901) below this one, looked up as
@@ -633,7 +635,11 @@ mod tests {
     #[test]
     fn split_members_deserialise_like_an_object() {
         let j = Json::document(r#"{"name": "n", "extra": 1, "limits": [{"max": "x"}]}"#).unwrap();
-        let members: Vec<_> = j.members().into_iter().filter(|(k, _)| k != "extra").collect();
+        let members: Vec<_> = j
+            .members()
+            .into_iter()
+            .filter(|(k, _)| k != "extra")
+            .collect();
         let e = parse_members::<Typed>(&members).unwrap_err();
         assert_eq!(e.pointer, "/limits/0/max");
         assert_eq!(e.message, "invalid type: string \"x\", expected f64");

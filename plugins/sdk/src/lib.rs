@@ -32,6 +32,13 @@
 //! `export_text_plugin!`): it gets the JSON text and reads only what it needs, straight
 //! into typed structs ([`json`]), and writes its result as text. Building every `Value`
 //! of a few kilobytes of input and output is most of the cost of a call otherwise.
+//!
+//! A [`TextPlugin`] also splits the node config's parsing off into
+//! [`TextPlugin::prepare`]: `export_text_plugin!` exports the `prepared-step` world, whose
+//! `prepare` the host calls once per config on a fresh instance before snapshotting it
+//! (so every later call of that node starts with its config already parsed). `run` gets
+//! the prepared config when the call's config is the prepared text byte for byte, and a
+//! config prepared on the fly otherwise, so a result never depends on what was prepared.
 
 // The generated bindings name the runtime as `plugin_sdk::…` so that plugin crates
 // need no direct dependency on wit-bindgen; this alias makes the same paths resolve
@@ -210,9 +217,67 @@ pub fn to_json<T: serde::Serialize + ?Sized>(result: &T) -> Result<String, Error
 
 /// A plugin that reads its input as JSON text ([`TextInput`]) and writes its result as
 /// text. Export it with `export_text_plugin!`.
+///
+/// The node config is parsed by [`TextPlugin::prepare`], once per config text when the
+/// host pre-initialises the plugin for it, and `run` gets the outcome. `run` receives a
+/// failed preparation as an `Err` rather than not being called, so a plugin decides
+/// which of its errors comes first (e.g. a bad business date before a bad config),
+/// exactly as when it parsed the config itself.
 pub trait TextPlugin {
+    /// The node config, parsed and checked. It lives in the instance's memory (a
+    /// static), so it owns its data.
+    type Config: Send + Sync + 'static;
+
     fn describe() -> Info;
-    fn run(input: &TextInput<'_>) -> Result<TextOutput, Error>;
+
+    /// Parses and checks a node config. Must depend on nothing but `config`.
+    fn prepare(config: Json<'_>) -> Result<Self::Config, Error>;
+
+    /// One call, with the call's config as [`TextPlugin::prepare`] made it (or its error).
+    fn run(
+        input: &TextInput<'_>,
+        config: Result<&Self::Config, Error>,
+    ) -> Result<TextOutput, Error>;
+
+    /// `prepare` then `run`: a call whose config was not prepared (tests and tools).
+    fn prepare_and_run(input: &TextInput<'_>) -> Result<TextOutput, Error> {
+        let config = Self::prepare(input.config);
+        Self::run(input, config.as_ref().map_err(Clone::clone))
+    }
+}
+
+/// What `prepare` kept in an instance: the config text and what it was prepared into.
+/// `export_text_plugin!` declares one as a static; the host's snapshot of the instance
+/// after `prepare` carries it into every call made from that snapshot.
+pub struct PreparedConfig<C> {
+    slot: std::sync::OnceLock<(Box<str>, C)>,
+}
+
+impl<C> PreparedConfig<C> {
+    pub const fn new() -> Self {
+        Self {
+            slot: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The value prepared from exactly `config` (byte for byte), if any.
+    pub fn get(&self, config: &str) -> Option<&C> {
+        self.slot
+            .get()
+            .filter(|(text, _)| **text == *config)
+            .map(|(_, value)| value)
+    }
+
+    /// Keeps `value` as prepared from `config`, unless something was kept already.
+    fn keep(&self, config: &str, value: C) {
+        let _ = self.slot.set((config.into(), value));
+    }
+}
+
+impl<C> Default for PreparedConfig<C> {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// Component bindings for the `docket:plugin/step` world (plugins/wit).
@@ -229,6 +294,26 @@ pub mod bindings {
         export_macro_name: "__export_step_world",
         default_bindings_module: "plugin_sdk::bindings",
         runtime_path: "plugin_sdk::__private::wit_bindgen::rt",
+    });
+}
+
+/// Component bindings for the `docket:plugin/prepared-step` world: `step` plus
+/// `prepare`, what [`export_text_plugin!`] exports. Shares the types and the `log` import
+/// with [`bindings`].
+#[doc(hidden)]
+#[allow(clippy::too_many_arguments)] // generated export glue
+pub mod prepared_bindings {
+    wit_bindgen::generate!({
+        world: "prepared-step",
+        path: "../wit",
+        pub_export_macro: true,
+        export_macro_name: "__export_prepared_step_world",
+        default_bindings_module: "plugin_sdk::prepared_bindings",
+        runtime_path: "plugin_sdk::__private::wit_bindgen::rt",
+        with: {
+            "docket:plugin/types@0.1.0": crate::bindings::docket::plugin::types,
+            "docket:plugin/log@0.1.0": crate::bindings::docket::plugin::log,
+        },
     });
 }
 
@@ -272,8 +357,8 @@ macro_rules! export_plugin {
     };
 }
 
-/// Exports a [`TextPlugin`] implementation as the component's `step` world; like
-/// [`export_plugin!`] otherwise.
+/// Exports a [`TextPlugin`] implementation as the component's `prepared-step` world
+/// (`step` plus `prepare`); like [`export_plugin!`] otherwise.
 #[macro_export]
 macro_rules! export_text_plugin {
     ($plugin:ty) => {
@@ -281,7 +366,10 @@ macro_rules! export_text_plugin {
         const _: () = {
             struct DocketPluginExport;
 
-            impl $crate::bindings::Guest for DocketPluginExport {
+            static PREPARED: $crate::PreparedConfig<<$plugin as $crate::TextPlugin>::Config> =
+                $crate::PreparedConfig::new();
+
+            impl $crate::prepared_bindings::Guest for DocketPluginExport {
                 fn describe() -> $crate::bindings::docket::plugin::types::Info {
                     $crate::__private::describe_text::<$plugin>()
                 }
@@ -292,12 +380,19 @@ macro_rules! export_text_plugin {
                     $crate::bindings::docket::plugin::types::StepOutput,
                     $crate::bindings::docket::plugin::types::StepError,
                 > {
-                    $crate::__private::run_text::<$plugin>(input)
+                    $crate::__private::run_text::<$plugin>(&PREPARED, input)
+                }
+
+                fn prepare(
+                    config: ::std::string::String,
+                ) -> ::core::result::Result<(), $crate::bindings::docket::plugin::types::StepError>
+                {
+                    $crate::__private::prepare_text::<$plugin>(&PREPARED, config)
                 }
             }
 
-            $crate::bindings::__export_step_world!(
-                DocketPluginExport with_types_in $crate::bindings
+            $crate::prepared_bindings::__export_prepared_step_world!(
+                DocketPluginExport with_types_in $crate::prepared_bindings
             );
         };
 
@@ -313,7 +408,10 @@ macro_rules! export_text_plugin {
 #[doc(hidden)]
 pub mod __private {
     use crate::bindings::docket::plugin::types as wit;
-    use crate::{Error, Info, Input, Output, Plugin, Reason, TextInput, TextOutput, TextPlugin};
+    use crate::{
+        Error, Info, Input, Json, Output, Plugin, PreparedConfig, Reason, TextInput, TextOutput,
+        TextPlugin,
+    };
 
     pub use wit_bindgen;
 
@@ -349,17 +447,39 @@ pub mod __private {
             score,
             reasons,
         } = output;
-        wit_output(
-            TextOutput {
-                result: result.to_string(),
-                outcome,
-                score,
-                reasons,
-            },
-        )
+        wit_output(TextOutput {
+            result: result.to_string(),
+            outcome,
+            score,
+            reasons,
+        })
     }
 
+    /// `prepare`: parses `config` and keeps it in `prepared` (the instance's static).
+    pub fn prepare_text<P: TextPlugin>(
+        prepared: &PreparedConfig<P::Config>,
+        config: String,
+    ) -> Result<(), wit::StepError> {
+        if prepared.get(&config).is_some() {
+            return Ok(());
+        }
+        match P::prepare(Json::unchecked(&config)) {
+            Ok(value) => {
+                prepared.keep(&config, value);
+                Ok(())
+            }
+            Err(e) => Err(to_wit_error(
+                Json::document(&config)
+                    .err()
+                    .map_or(e, |syntax| crate::invalid_json("config", syntax)),
+            )),
+        }
+    }
+
+    /// `run`: the prepared config when `input.config` is the prepared text, else the
+    /// config prepared now.
     pub fn run_text<P: TextPlugin>(
+        prepared: &PreparedConfig<P::Config>,
         input: wit::StepInput,
     ) -> Result<wit::StepOutput, wit::StepError> {
         let input = TextInput::new(
@@ -370,7 +490,14 @@ pub mod __private {
             &input.business_date,
         )
         .map_err(to_wit_error)?;
-        let output = P::run(&input)
+        let output = match prepared.get(input.config.text()) {
+            Some(config) => P::run(&input, Ok(config)),
+            None => {
+                let config = P::prepare(input.config);
+                P::run(&input, config.as_ref().map_err(Clone::clone))
+            }
+        };
+        let output = output
             .map_err(|e| input.check_config().err().unwrap_or(e))
             .map_err(to_wit_error)?;
         wit_output(output)
@@ -510,21 +637,40 @@ mod tests {
     /// The same plugin on the text interface: reads one variable, writes typed output.
     struct Sum;
 
+    /// How often `Sum::prepare` ran (tests in this module run it on their own thread
+    /// each, so each reads its own count).
+    fn prepared_count() -> usize {
+        PREPARES.with(|n| n.get())
+    }
+
+    thread_local! {
+        static PREPARES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
     impl TextPlugin for Sum {
+        type Config = String;
+
         fn describe() -> Info {
             Echo::describe()
         }
 
-        fn run(input: &TextInput<'_>) -> Result<TextOutput, Error> {
+        fn prepare(config: Json<'_>) -> Result<String, Error> {
             #[derive(serde::Deserialize)]
             struct Config<'a> {
                 field: &'a str,
             }
-            let config: Config = input
-                .config
+            PREPARES.with(|n| n.set(n.get() + 1));
+            let config: Config = config
                 .parse()
                 .map_err(|e| Error::new("bad_config", e.to_string()))?;
-            let n = input.vars.get(config.field).and_then(|v| v.as_f64());
+            Ok(config.field.to_string())
+        }
+
+        fn run(input: &TextInput<'_>, field: Result<&String, Error>) -> Result<TextOutput, Error> {
+            if input.business_date.is_empty() {
+                return Err(Error::new("no_date", "the business date comes first"));
+            }
+            let n = input.vars.get(field?).and_then(|v| v.as_f64());
             Ok(TextOutput {
                 result: to_json(&json!({ "n": n, "case": input.case_id }))?,
                 score: n,
@@ -533,23 +679,81 @@ mod tests {
         }
     }
 
+    fn run_sum(config: &str, vars: &str) -> Result<wit::StepOutput, wit::StepError> {
+        __private::run_text::<Sum>(&PreparedConfig::new(), wit_input(config, vars))
+    }
+
     #[test]
     fn a_text_plugin_reads_text_and_writes_text() {
-        let out =
-            __private::run_text::<Sum>(wit_input(r#"{"field":"amount"}"#, r#"{"amount":5}"#))
-                .unwrap();
+        let out = run_sum(r#"{"field":"amount"}"#, r#"{"amount":5}"#).unwrap();
         assert_eq!(out.result, r#"{"n":5.0,"case":"c-1"}"#);
         assert_eq!(out.score, Some(5.0));
-        let err = __private::run_text::<Sum>(wit_input(r#"{"field":1}"#, "{}")).unwrap_err();
+        let err = run_sum(r#"{"field":1}"#, "{}").unwrap_err();
         assert_eq!(err.code, "bad_config");
-        assert_eq!(err.message, "at /field: invalid type: integer `1`, expected a borrowed string");
-        let err = __private::run_text::<Sum>(wit_input("{}", "{")).unwrap_err();
+        assert_eq!(
+            err.message,
+            "at /field: invalid type: integer `1`, expected a borrowed string"
+        );
+        let err = run_sum("{}", "{").unwrap_err();
         assert_eq!(err.code, __private::INVALID_INPUT);
         assert!(err.message.contains("`vars`"), "{}", err.message);
         // A config that is not JSON is the host's fault, not the plugin's.
-        let err = __private::run_text::<Sum>(wit_input(r#"{"field":"#, "{}")).unwrap_err();
+        let err = run_sum(r#"{"field":"#, "{}").unwrap_err();
         assert_eq!(err.code, __private::INVALID_INPUT);
         assert!(err.message.contains("`config`"), "{}", err.message);
+    }
+
+    #[test]
+    fn a_prepared_config_is_used_only_for_its_own_text() {
+        let prepared = PreparedConfig::<String>::new();
+        let config = r#"{"field":"amount"}"#;
+        __private::prepare_text::<Sum>(&prepared, config.into()).unwrap();
+        assert_eq!(prepared.get(config).map(String::as_str), Some("amount"));
+        assert_eq!(prepared_count(), 1);
+
+        let out =
+            __private::run_text::<Sum>(&prepared, wit_input(config, r#"{"amount":5}"#)).unwrap();
+        assert_eq!(out.score, Some(5.0));
+        assert_eq!(
+            prepared_count(),
+            1,
+            "the prepared config is reused, not parsed again"
+        );
+
+        // Another text (even one that means the same) is prepared on the fly.
+        let spaced = r#"{"field": "amount"}"#;
+        let out =
+            __private::run_text::<Sum>(&prepared, wit_input(spaced, r#"{"amount":5}"#)).unwrap();
+        assert_eq!(out.score, Some(5.0));
+        let other = r#"{"field":"limit"}"#;
+        let out =
+            __private::run_text::<Sum>(&prepared, wit_input(other, r#"{"limit":7}"#)).unwrap();
+        assert_eq!(out.score, Some(7.0));
+        assert_eq!(prepared_count(), 3);
+
+        // Preparing again keeps the first config.
+        __private::prepare_text::<Sum>(&prepared, other.into()).unwrap();
+        assert!(prepared.get(other).is_none());
+        assert!(prepared.get(config).is_some());
+    }
+
+    #[test]
+    fn a_failed_preparation_keeps_nothing_and_run_reports_it_in_the_plugins_order() {
+        let prepared = PreparedConfig::<String>::new();
+        let bad = r#"{"field":1}"#;
+        let err = __private::prepare_text::<Sum>(&prepared, bad.into()).unwrap_err();
+        assert_eq!(err.code, "bad_config");
+        assert!(prepared.get(bad).is_none());
+        let err = __private::run_text::<Sum>(&prepared, wit_input(bad, "{}")).unwrap_err();
+        assert_eq!(err.code, "bad_config");
+        // The plugin checks the date before it looks at the config.
+        let mut input = wit_input(bad, "{}");
+        input.business_date.clear();
+        let err = __private::run_text::<Sum>(&prepared, input).unwrap_err();
+        assert_eq!(err.code, "no_date");
+        // Invalid JSON is reported as the host's fault by `prepare` too.
+        let err = __private::prepare_text::<Sum>(&prepared, "{".into()).unwrap_err();
+        assert_eq!(err.code, __private::INVALID_INPUT);
     }
 
     #[test]

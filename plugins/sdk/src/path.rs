@@ -34,11 +34,13 @@ impl DotPath {
 
     /// [`DotPath::lookup`] in the case variables' text.
     pub fn find<'a>(&self, vars: &Vars<'a>) -> Option<Json<'a>> {
-        self.0.iter().try_fold(vars.root(), |v, seg| match v.kind() {
-            Kind::Object => vars.child(v, seg),
-            Kind::Array => seg.parse::<usize>().ok().and_then(|i| v.at(i)),
-            _ => None,
-        })
+        self.0
+            .iter()
+            .try_fold(vars.root(), |v, seg| match v.kind() {
+                Kind::Object => vars.child(v, seg),
+                Kind::Array => seg.parse::<usize>().ok().and_then(|i| v.at(i)),
+                _ => None,
+            })
     }
 
     /// The same place as a JSON pointer (RFC 6901).
@@ -151,7 +153,14 @@ mod tests {
         assert!(VarPath::parse("a..b").is_err());
         let text = vars.to_string();
         let in_text = Vars::parse(&text).unwrap();
-        for path in ["a.b/c.1.d~", "a.b/c.7", "a.x", "a.b/c.0.z", "a.b/c.+1.d~", "a.b/c.01"] {
+        for path in [
+            "a.b/c.1.d~",
+            "a.b/c.7",
+            "a.x",
+            "a.b/c.0.z",
+            "a.b/c.+1.d~",
+            "a.b/c.01",
+        ] {
             let p = DotPath::parse(path).unwrap();
             assert_eq!(
                 p.find(&in_text).map(|j| j.value().unwrap()).as_ref(),

@@ -52,18 +52,17 @@ pub(super) fn job_id(case_id: Uuid, node: &NodeId, attempt: u32) -> Uuid {
     uuid::Builder::from_random_bytes(bytes).into_uuid()
 }
 
-/// An event as the store keeps it: its `type` tag apart, the rest as payload.
+/// An event as the store keeps it: its `type` tag apart, the rest as canonical payload
+/// (written straight from the event, no `Value` tree in between).
 pub(super) fn new_event(event: &Event) -> Result<NewEvent, Error> {
-    let mut value = serde_json::to_value(event).map_err(|e| Error::Encode {
-        what: "an event",
-        message: e.to_string(),
-    })?;
-    if let Some(map) = value.as_object_mut() {
-        map.remove("type");
-    }
+    let payload =
+        store::canonical::to_canonical_json(event, Some("type")).map_err(|e| Error::Encode {
+            what: "an event",
+            message: e.to_string(),
+        })?;
     Ok(NewEvent {
         kind: event.kind().to_string(),
-        payload: store::chain::canonical_json(&value),
+        payload,
         at: event.at(),
     })
 }
@@ -115,7 +114,8 @@ pub(super) fn transition(
         status,
         store::CaseStatus::Waiting | store::CaseStatus::Incident
     );
-    let running_long = status == store::CaseStatus::Running && new_seq - snapshot_seq >= SNAPSHOT_EVERY;
+    let running_long =
+        status == store::CaseStatus::Running && new_seq - snapshot_seq >= SNAPSHOT_EVERY;
     if waits || running_long {
         t.snapshot = Some(serde_json::to_string(state).map_err(|e| Error::Encode {
             what: "a case snapshot",

@@ -1,8 +1,10 @@
 //! One plugin call: its store state (limits, captured log), and how everything that
 //! can happen inside becomes a `StepOutput` or a typed `StepError`.
 
+use crate::bindings::StepPre;
 use crate::bindings::docket::plugin::{log, types};
 use crate::loaded::LoadedPlugin;
+use crate::prepare::Slot;
 use engine::plugin::{
     CallLimits, CallReport, ReasonCode, StepError, StepErrorKind, StepInput, StepOutput,
 };
@@ -214,6 +216,26 @@ impl log::Host for CallState {
 /// Runs one call of `plugin` in a fresh instance.
 pub(crate) fn run(plugin: &LoadedPlugin, input: &StepInput, limits: &CallLimits) -> Call {
     let host = plugin.host();
+    // Before the call takes its instance slot: preparing takes one of its own.
+    let prepared = plugin
+        .preparer()
+        .and_then(|p| p.choose(host, &input.config, limits));
+    let pre = prepared
+        .as_deref()
+        .and_then(Slot::ready)
+        .unwrap_or(plugin.pre());
+    run_on(plugin, pre, input, limits)
+}
+
+/// Runs one call of `plugin` in a fresh instance of `pre` (the plugin's own component
+/// or a snapshot of it prepared for a config).
+pub(crate) fn run_on(
+    plugin: &LoadedPlugin,
+    pre: &StepPre<CallState>,
+    input: &StepInput,
+    limits: &CallLimits,
+) -> Call {
+    let host = plugin.host();
     // Held until the end of this function, after the store (declared later) is dropped.
     let _slot = host.acquire_slot();
     let started = Instant::now();
@@ -231,8 +253,7 @@ pub(crate) fn run(plugin: &LoadedPlugin, input: &StepInput, limits: &CallLimits)
         vars: input.vars.clone(),
         business_date: input.business_date.clone(),
     };
-    let outcome = plugin
-        .pre()
+    let outcome = pre
         .instantiate(&mut store)
         .and_then(|step| step.call_run(&mut store, &wit_input));
     let duration = started.elapsed();

@@ -9,6 +9,8 @@
 //! - [`LoadedPlugin`]: a component that passed the import allow-list and `describe()`,
 //!   pre-linked so each call is a fresh instance.
 //! - [`Registry`]: plugins by `name@version`, bundled and from a directory.
+//! - `prepare`: per node config, a snapshot of the plugin after its `prepare(config)`,
+//!   so calls start with the config parsed ([`PrepareState`]).
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -21,6 +23,7 @@ mod cache;
 mod call;
 mod error;
 mod loaded;
+mod prepare;
 mod registry;
 mod sandbox;
 mod version;
@@ -29,6 +32,7 @@ mod wasi;
 pub use call::{Call, LogLevel, LogLine};
 pub use error::Error;
 pub use loaded::{LoadSource, LoadedPlugin};
+pub use prepare::PrepareState;
 pub use registry::Registry;
 pub use sandbox::{Host, HostConfig};
 pub use version::Version;

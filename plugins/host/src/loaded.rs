@@ -4,15 +4,17 @@
 use crate::bindings::{Step, StepPre};
 use crate::call::{self, Call, CallState};
 use crate::error::Error;
+use crate::prepare::{PrepareState, Preparer};
 use crate::sandbox::{CodeSource, Host, sha256_hex};
 use crate::version::Version;
 use crate::wasi;
 use engine::plugin::{CallLimits, PluginBuild, PluginInfo, PluginRef, StepInput};
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::Store;
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
 
 /// Time and memory `describe()` gets at load: it only returns constants.
 const DESCRIBE_LIMITS: CallLimits = CallLimits {
@@ -44,6 +46,8 @@ impl fmt::Display for LoadSource {
 pub struct LoadedPlugin {
     host: Host,
     pre: StepPre<CallState>,
+    /// Pre-initialised instances per node config, when the plugin exports `prepare`.
+    preparer: Option<Preparer>,
     info: PluginInfo,
     version: Version,
     build: PluginBuild,
@@ -68,23 +72,11 @@ impl LoadedPlugin {
         let sha256 = sha256_hex(bytes);
         let (component, code_source) = host.compile(bytes, &sha256, &origin)?;
 
-        let check = wasi::check_imports(&component, host.engine());
-        if !check.forbidden.is_empty() {
-            return Err(Error::ForbiddenImport {
-                origin,
-                imports: check.forbidden,
-            });
-        }
-        let link_error = |e: wasmtime::Error| Error::Link {
+        let pre = link(host, &component, &origin)?;
+        let pre = StepPre::new(pre).map_err(|e| Error::Link {
             origin: origin.clone(),
             message: format!("{e:#}"),
-        };
-        let mut linker = Linker::<CallState>::new(host.engine());
-        Step::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |state| state)
-            .map_err(link_error)?;
-        wasi::define(&mut linker, &component, host.engine()).map_err(link_error)?;
-        let pre = linker.instantiate_pre(&component).map_err(link_error)?;
-        let pre = StepPre::new(pre).map_err(link_error)?;
+        })?;
 
         let info = describe(host, &pre, &origin)?;
         let invalid = |field, message| Error::InvalidInfo {
@@ -104,6 +96,7 @@ impl LoadedPlugin {
             name: info.name,
             version: version.to_string(),
         };
+        let preparer = Preparer::for_component(host, &component, bytes, &origin);
         let build = PluginBuild {
             name: info.name.clone(),
             version: info.version.clone(),
@@ -112,6 +105,7 @@ impl LoadedPlugin {
         Ok(Self {
             host: host.clone(),
             pre,
+            preparer,
             info,
             version,
             build,
@@ -125,6 +119,43 @@ impl LoadedPlugin {
     /// report's `output`.
     pub fn call(&self, input: &StepInput, limits: &CallLimits) -> Call {
         call::run(self, input, limits)
+    }
+
+    /// Whether the plugin exports `prepare` and the host pre-initialises it per config.
+    pub fn is_preparable(&self) -> bool {
+        self.preparer.is_some()
+    }
+
+    /// Pre-initialises an instance for `config` now, unless that was done (or tried)
+    /// already; calls do this themselves on first sight of a config. `limits` bound the
+    /// plugin's `prepare`. Returns how it stands afterwards.
+    pub fn prepare(&self, config: &Arc<str>, limits: &CallLimits) -> PrepareState {
+        match &self.preparer {
+            Some(preparer) => preparer.prepare_now(&self.host, config, limits),
+            None => PrepareState::None,
+        }
+    }
+
+    /// A call run on the snapshot prepared for `prepared_config` whatever `input.config`
+    /// says (`None` if that config has no ready snapshot): how tests check that a
+    /// snapshot gives the right result for a config it was not prepared for.
+    #[doc(hidden)]
+    pub fn call_on_prepared(
+        &self,
+        prepared_config: &str,
+        input: &StepInput,
+        limits: &CallLimits,
+    ) -> Option<Call> {
+        let slot = self.preparer.as_ref()?.ready(prepared_config)?;
+        let pre = slot.ready()?;
+        Some(call::run_on(self, pre, input, limits))
+    }
+
+    /// How `config`'s pre-initialisation stands.
+    pub fn prepare_state(&self, config: &str) -> PrepareState {
+        self.preparer
+            .as_ref()
+            .map_or(PrepareState::None, |p| p.state(config))
     }
 
     pub fn info(&self) -> &PluginInfo {
@@ -170,6 +201,35 @@ impl LoadedPlugin {
     pub(crate) fn pre(&self) -> &StepPre<CallState> {
         &self.pre
     }
+
+    pub(crate) fn preparer(&self) -> Option<&Preparer> {
+        self.preparer.as_ref()
+    }
+}
+
+/// Checks `component`'s imports against the allow-list and links it with the plugin
+/// interface and the WASI stand-ins.
+pub(crate) fn link(
+    host: &Host,
+    component: &Component,
+    origin: &str,
+) -> Result<InstancePre<CallState>, Error> {
+    let check = wasi::check_imports(component, host.engine());
+    if !check.forbidden.is_empty() {
+        return Err(Error::ForbiddenImport {
+            origin: origin.to_string(),
+            imports: check.forbidden,
+        });
+    }
+    let link_error = |e: wasmtime::Error| Error::Link {
+        origin: origin.to_string(),
+        message: format!("{e:#}"),
+    };
+    let mut linker = Linker::<CallState>::new(host.engine());
+    Step::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |state| state)
+        .map_err(link_error)?;
+    wasi::define(&mut linker, component, host.engine()).map_err(link_error)?;
+    linker.instantiate_pre(component).map_err(link_error)
 }
 
 fn describe(

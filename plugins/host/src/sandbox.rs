@@ -42,6 +42,10 @@ pub struct HostConfig {
     /// Granularity of the wall-time limit: a call stops at most one tick after its
     /// timeout.
     pub epoch_tick: Duration,
+    /// Distinct node configs per plugin build kept pre-initialised (plugins that export
+    /// `prepare`; see prepare.rs), oldest evicted first. 0: never prepare, every call
+    /// parses its config.
+    pub max_prepared_configs: usize,
 }
 
 impl Default for HostConfig {
@@ -55,6 +59,7 @@ impl Default for HostConfig {
             max_memory_bytes: 1 << 30,
             max_wasm_stack: 512 << 10,
             epoch_tick: Duration::from_millis(5),
+            max_prepared_configs: 64,
         }
     }
 }
@@ -209,6 +214,18 @@ impl Host {
         sha256: &str,
         origin: &str,
     ) -> Result<(Component, CodeSource), Error> {
+        self.compile_with(bytes, sha256, origin, true)
+    }
+
+    /// [`Host::compile`]; `remember: false` leaves the result out of this host's map of
+    /// compiled components (prepared snapshots: their owner bounds how many it keeps).
+    pub(crate) fn compile_with(
+        &self,
+        bytes: &[u8],
+        sha256: &str,
+        origin: &str,
+        remember: bool,
+    ) -> Result<(Component, CodeSource), Error> {
         if let Some(component) = self.lock_compiled().get(sha256) {
             return Ok((component.clone(), CodeSource::Memory));
         }
@@ -231,8 +248,10 @@ impl Host {
                 (component, CodeSource::Compiled)
             }
         };
-        self.lock_compiled()
-            .insert(sha256.to_string(), component.clone());
+        if remember {
+            self.lock_compiled()
+                .insert(sha256.to_string(), component.clone());
+        }
         Ok((component, source))
     }
 

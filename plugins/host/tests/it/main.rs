@@ -8,6 +8,7 @@ mod flow_samples;
 mod guarantee_circle;
 mod hostile;
 mod ocr_check;
+mod prepared;
 mod registry;
 mod sandbox;
 mod scorecard;
@@ -53,7 +54,13 @@ fn raw() -> &'static LoadedPlugin {
 }
 
 fn input(config: Value) -> StepInput {
-    StepInput::new("case-1", "node-a", &config, &json!({ "amount": 1200, "applicant": { "name": "Li" } }), "2024-03-31")
+    StepInput::new(
+        "case-1",
+        "node-a",
+        &config,
+        &json!({ "amount": 1200, "applicant": { "name": "Li" } }),
+        "2024-03-31",
+    )
 }
 
 fn mode(mode: &str) -> StepInput {

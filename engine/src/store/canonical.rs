@@ -74,6 +74,15 @@ impl<'a> Canonical<'a> {
     }
 }
 
+/// Serializer methods that write an integer as serde_json does.
+macro_rules! integers {
+    ($($m:ident($t:ty)),*) => {
+        $(fn $m(self, v: $t) -> Result<()> {
+            self.number(v)
+        })*
+    };
+}
+
 type Result<T, E = CanonicalError> = std::result::Result<T, E>;
 
 impl<'a> ser::Serializer for Canonical<'a> {
@@ -92,30 +101,18 @@ impl<'a> ser::Serializer for Canonical<'a> {
             .extend_from_slice(if v { b"true" } else { b"false" });
         Ok(())
     }
-    fn serialize_i8(self, v: i8) -> Result<()> {
-        self.number(v)
-    }
-    fn serialize_i16(self, v: i16) -> Result<()> {
-        self.number(v)
-    }
-    fn serialize_i32(self, v: i32) -> Result<()> {
-        self.number(v)
-    }
-    fn serialize_i64(self, v: i64) -> Result<()> {
-        self.number(v)
-    }
-    fn serialize_u8(self, v: u8) -> Result<()> {
-        self.number(v)
-    }
-    fn serialize_u16(self, v: u16) -> Result<()> {
-        self.number(v)
-    }
-    fn serialize_u32(self, v: u32) -> Result<()> {
-        self.number(v)
-    }
-    fn serialize_u64(self, v: u64) -> Result<()> {
-        self.number(v)
-    }
+    integers!(
+        serialize_i8(i8),
+        serialize_i16(i16),
+        serialize_i32(i32),
+        serialize_i64(i64),
+        serialize_i128(i128),
+        serialize_u8(u8),
+        serialize_u16(u16),
+        serialize_u32(u32),
+        serialize_u64(u64),
+        serialize_u128(u128)
+    );
     fn serialize_f32(self, v: f32) -> Result<()> {
         // `to_value` widens an f32 to f64 before formatting; so does this.
         self.serialize_f64(f64::from(v))
@@ -226,12 +223,6 @@ impl<'a> ser::Serializer for Canonical<'a> {
         self.out.push(b':');
         Ok(Variant(Canonical::nested(self.out).object()))
     }
-    fn serialize_i128(self, v: i128) -> Result<()> {
-        self.number(v)
-    }
-    fn serialize_u128(self, v: u128) -> Result<()> {
-        self.number(v)
-    }
 }
 
 struct Array<'a> {
@@ -253,41 +244,26 @@ impl Array<'_> {
     }
 }
 
-impl ser::SerializeSeq for Array<'_> {
-    type Ok = ();
-    type Error = CanonicalError;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
-        self.element(value)
-    }
-    fn end(self) -> Result<()> {
-        self.close();
-        Ok(())
-    }
+/// The three array-shaped serde traits: each element in turn, then `]`.
+macro_rules! array_trait {
+    ($trait:ident, $method:ident) => {
+        impl ser::$trait for Array<'_> {
+            type Ok = ();
+            type Error = CanonicalError;
+            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
+                self.element(value)
+            }
+            fn end(self) -> Result<()> {
+                self.close();
+                Ok(())
+            }
+        }
+    };
 }
 
-impl ser::SerializeTuple for Array<'_> {
-    type Ok = ();
-    type Error = CanonicalError;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
-        self.element(value)
-    }
-    fn end(self) -> Result<()> {
-        self.close();
-        Ok(())
-    }
-}
-
-impl ser::SerializeTupleStruct for Array<'_> {
-    type Ok = ();
-    type Error = CanonicalError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
-        self.element(value)
-    }
-    fn end(self) -> Result<()> {
-        self.close();
-        Ok(())
-    }
-}
+array_trait!(SerializeSeq, serialize_element);
+array_trait!(SerializeTuple, serialize_element);
+array_trait!(SerializeTupleStruct, serialize_field);
 
 /// An object: members are written to `buf` as they come and copied out sorted at `end`.
 struct Object<'a> {
@@ -406,6 +382,18 @@ impl ser::SerializeStructVariant for Variant<Object<'_>> {
 /// Map keys: strings as they are, numbers and booleans as their text (as serde_json does).
 struct KeySerializer;
 
+/// Key serializer methods that turn the key into its text, and ones that refuse it.
+macro_rules! key_methods {
+    (text: $($m:ident($t:ty)),*; refused: $($r:ident($u:ty)),*) => {
+        $(fn $m(self, v: $t) -> Result<String> {
+            Ok(v.to_string())
+        })*
+        $(fn $r(self, _: $u) -> Result<String> {
+            Err(key_error())
+        })*
+    };
+}
+
 fn key_error() -> CanonicalError {
     CanonicalError("a JSON object key must be a string".into())
 }
@@ -424,45 +412,12 @@ impl ser::Serializer for KeySerializer {
     fn serialize_str(self, v: &str) -> Result<String> {
         Ok(v.to_string())
     }
-    fn serialize_char(self, v: char) -> Result<String> {
-        Ok(v.to_string())
-    }
-    fn serialize_bool(self, v: bool) -> Result<String> {
-        Ok(v.to_string())
-    }
-    fn serialize_i8(self, v: i8) -> Result<String> {
-        Ok(v.to_string())
-    }
-    fn serialize_i16(self, v: i16) -> Result<String> {
-        Ok(v.to_string())
-    }
-    fn serialize_i32(self, v: i32) -> Result<String> {
-        Ok(v.to_string())
-    }
-    fn serialize_i64(self, v: i64) -> Result<String> {
-        Ok(v.to_string())
-    }
-    fn serialize_u8(self, v: u8) -> Result<String> {
-        Ok(v.to_string())
-    }
-    fn serialize_u16(self, v: u16) -> Result<String> {
-        Ok(v.to_string())
-    }
-    fn serialize_u32(self, v: u32) -> Result<String> {
-        Ok(v.to_string())
-    }
-    fn serialize_u64(self, v: u64) -> Result<String> {
-        Ok(v.to_string())
-    }
-    fn serialize_f32(self, _: f32) -> Result<String> {
-        Err(key_error())
-    }
-    fn serialize_f64(self, _: f64) -> Result<String> {
-        Err(key_error())
-    }
-    fn serialize_bytes(self, _: &[u8]) -> Result<String> {
-        Err(key_error())
-    }
+    key_methods!(
+        text: serialize_bool(bool), serialize_i8(i8), serialize_i16(i16), serialize_i32(i32),
+            serialize_i64(i64), serialize_u8(u8), serialize_u16(u16), serialize_u32(u32),
+            serialize_u64(u64), serialize_char(char);
+        refused: serialize_f32(f32), serialize_f64(f64), serialize_bytes(&[u8])
+    );
     fn serialize_none(self) -> Result<String> {
         Err(key_error())
     }

@@ -97,6 +97,11 @@ fn main() {
     }
     generated.push_str("];\n");
     fs::write(out_dir.join("components.rs"), generated).expect("write $OUT_DIR/components.rs");
+    // Where the bundled components are as files (the benchmarks load them on fresh hosts).
+    println!(
+        "cargo:rustc-env=DOCKET_BUNDLED_DIR={}",
+        components_dir.display()
+    );
 
     for krate in &hostile {
         let path = copy(krate);
@@ -148,7 +153,9 @@ fn ensure_wasm_target(root: &Path) {
             "cargo:warning=rustup target add {WASM_TARGET} failed: {}",
             String::from_utf8_lossy(&o.stderr).trim()
         ),
-        Err(e) => println!("cargo:warning=rustup not found ({e}); add the {WASM_TARGET} target by hand"),
+        Err(e) => {
+            println!("cargo:warning=rustup not found ({e}); add the {WASM_TARGET} target by hand")
+        }
     }
 }
 

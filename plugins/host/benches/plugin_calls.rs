@@ -18,7 +18,7 @@
 use criterion::Criterion;
 use engine::flow::NodeKind;
 use engine::plugin::{CallLimits, StepInput};
-use plugin_host::{Host, HostConfig, LoadSource, LoadedPlugin, Registry};
+use plugin_host::{Host, HostConfig, LoadSource, LoadedPlugin, PrepareState, Registry};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -48,7 +48,13 @@ fn bench_cache() -> std::path::PathBuf {
 }
 
 fn input(config: serde_json::Value) -> StepInput {
-    StepInput::new("bench-case", "bench-node", &config, &json!({ "amount": 120000, "applicant": { "name": "Li", "age": 41 } }), "2024-06-30")
+    StepInput::new(
+        "bench-case",
+        "bench-node",
+        &config,
+        &json!({ "amount": 120000, "applicant": { "name": "Li", "age": 41 } }),
+        "2024-06-30",
+    )
 }
 
 /// The smallest call there is: the raw plugin returns `{}` without parsing anything.
@@ -160,7 +166,10 @@ fn retail_loan_path(registry: &Registry) -> Vec<PathNode> {
         let NodeKind::Task(task) = &node.kind else {
             panic!("{id} is not a task node")
         };
-        let plugin = registry.resolve(&task.plugin).expect("bundled plugin").clone();
+        let plugin = registry
+            .resolve(&task.plugin)
+            .expect("bundled plugin")
+            .clone();
         let limits = CallLimits::default();
         let mut inputs = Vec::new();
         for (case, vars) in vars.iter_mut().enumerate() {
@@ -223,7 +232,10 @@ fn path_throughput(
                 })
             })
             .collect();
-        workers.into_iter().map(|w| w.join().expect("worker")).collect()
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("worker"))
+            .collect()
     });
     let calls: usize = per_thread.iter().map(|(n, _)| n).sum();
     let cpu: Option<Duration> = per_thread.iter().map(|(_, c)| *c).sum();
@@ -236,15 +248,41 @@ fn path_throughput(
 /// The plugins the retail-loan figures run: the bundled ones, or those in
 /// `$PLUGIN_BENCH_PLUGINS`.
 fn path_registry() -> Registry {
-    let mut registry = Registry::new(host(true, 2 << 20, Some(bench_cache())));
+    // `PLUGIN_BENCH_PREPARE=0`: calls parse their config every time (no pre-initialised
+    // instances), to compare on the same machine at the same time.
+    let prepare = std::env::var("PLUGIN_BENCH_PREPARE").map_or(true, |v| v != "0");
+    let host = Host::new(HostConfig {
+        cache_dir: Some(bench_cache()),
+        max_prepared_configs: if prepare { 64 } else { 0 },
+        ..HostConfig::default()
+    })
+    .expect("host");
+    if !prepare {
+        println!("(node configs not prepared: every call parses its config)");
+    }
+    let mut registry = Registry::new(host);
     match std::env::var_os("PLUGIN_BENCH_PLUGINS") {
         Some(dir) => {
-            registry.add_dir(&dir).expect("plugins in $PLUGIN_BENCH_PLUGINS");
+            registry
+                .add_dir(&dir)
+                .expect("plugins in $PLUGIN_BENCH_PLUGINS");
             println!("(plugins from {})", Path::new(&dir).display());
         }
         None => registry.add_bundled().expect("bundled plugins"),
     }
     registry
+}
+
+/// Where a plugin of the path registry came from, to load it again on a fresh host
+/// (`None` for bundled plugins: their bytes are not reachable from here).
+fn bundled_or_dir_path(plugin: &LoadedPlugin) -> Option<PathBuf> {
+    match plugin.source() {
+        LoadSource::File(path) => Some(path.clone()),
+        LoadSource::Bundled(krate) => {
+            Some(PathBuf::from(env!("DOCKET_BUNDLED_DIR")).join(format!("{krate}.wasm")))
+        }
+        LoadSource::Bytes(_) => None,
+    }
 }
 
 /// The retail-loan automatic path's three real plugin calls on the default host.
@@ -255,6 +293,37 @@ fn retail_loan_figures() {
     let mut total_cpu = Some(Duration::ZERO);
     for node in &nodes {
         let limits = CallLimits::default();
+        // Pre-initialise first (what the first call of a node config does), so the
+        // figures below are of the prepared path (building the inputs above already
+        // called each node); the one-off cost is measured on fresh hosts.
+        if node.plugin.is_preparable() && registry.host().config().max_prepared_configs > 0 {
+            let state = node.plugin.prepare(&node.inputs[0].config, &limits);
+            assert_eq!(state, PrepareState::Ready, "{}", node.plugin.id());
+            let mut times = Vec::new();
+            for cache_dir in [None, Some(bench_cache())] {
+                let fresh = Host::new(HostConfig {
+                    cache_dir,
+                    ..HostConfig::default()
+                })
+                .expect("host");
+                let Some(path) = bundled_or_dir_path(&node.plugin) else {
+                    break;
+                };
+                let plugin = fresh.load_file(path).expect("plugin loads");
+                let started = Instant::now();
+                let state = plugin.prepare(&node.inputs[0].config, &limits);
+                times.push(started.elapsed());
+                assert_eq!(state, PrepareState::Ready);
+            }
+            if let [cold, cached] = times[..] {
+                println!(
+                    "retail-loan {:10} one-off preparation of its config: {} compiling, {} from the artifact cache",
+                    node.node,
+                    ms(cold),
+                    ms(cached)
+                );
+            }
+        }
         for input in &node.inputs {
             for _ in 0..50 {
                 assert!(node.plugin.call(input, &limits).report.output.is_ok());
@@ -442,10 +511,9 @@ fn fixed_calls(node: &str) {
         }
         return;
     }
-    let node = nodes
-        .iter()
-        .find(|n| n.node == node)
-        .unwrap_or_else(|| panic!("no retail-loan node `{node}` (documents, score, compliance, raw)"));
+    let node = nodes.iter().find(|n| n.node == node).unwrap_or_else(|| {
+        panic!("no retail-loan node `{node}` (documents, score, compliance, raw)")
+    });
     for _ in 0..2_000 {
         for input in &node.inputs {
             assert!(node.plugin.call(input, &limits).report.output.is_ok());

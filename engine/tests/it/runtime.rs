@@ -151,7 +151,7 @@ async fn an_automatic_path_is_one_commit_without_jobs() {
 async fn the_fold_stops_at_a_backoff_and_the_rest_runs_as_a_job() {
     let flaky = THREE_STEPS.replace(
         "b: { kind: task, plugin: count@1, result: b, next: c }",
-        "b: { kind: task, plugin: count@1, config: { fail_first: true }, retry: { attempts: 2, backoff: 50ms }, result: b, next: c }",
+        "b: { kind: task, plugin: count@1, config: { fail_first: true }, retry: { attempts: 2, backoff: 1500ms }, result: b, next: c }",
     );
     let dir = tempfile::tempdir().unwrap();
     let (rt, _) = runtime(&dir, Config::default()).await;

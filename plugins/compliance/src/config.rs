@@ -96,7 +96,7 @@ fn parse_rule(value: Json<'_>, at: &str) -> Result<Rule, Error> {
             ),
         ));
     }
-    let check = match h.kind.as_str() {
+    let mut check = match h.kind.as_str() {
         "dti_ceiling" => Check::DtiCeiling(typed(&body, at)?),
         "age_band" => Check::AgeBand(typed(&body, at)?),
         "amount_limits" => Check::AmountLimits(typed(&body, at)?),
@@ -113,7 +113,7 @@ fn parse_rule(value: Json<'_>, at: &str) -> Result<Rule, Error> {
             ));
         }
     };
-    match &check {
+    match &mut check {
         Check::DtiCeiling(r) => r.validate(at)?,
         Check::AgeBand(r) => r.validate(at)?,
         Check::AmountLimits(r) => r.validate(at)?,

@@ -2,8 +2,9 @@
 //! precisely which variable is missing or malformed.
 
 use crate::dates::Date;
-use plugin_sdk::json::Vars;
+use plugin_sdk::json::{Json, Kind, Vars};
 use serde_json::Value;
+use std::borrow::Cow;
 
 pub use plugin_sdk::path::VarPath;
 
@@ -41,15 +42,7 @@ pub(crate) fn kind_of(v: &Value) -> &'static str {
 pub(crate) fn number_value(v: &Value, pointer: &str) -> Result<f64, Fault> {
     let n = match v {
         Value::Number(n) => n.as_f64(),
-        Value::String(s) => {
-            let t = s.trim();
-            let plain = !t.is_empty()
-                && t.bytes()
-                    .all(|c| c.is_ascii_digit() || c == b'.' || c == b'-')
-                && t.bytes().filter(|&c| c == b'.').count() <= 1
-                && !t[1..].contains('-');
-            if plain { t.parse::<f64>().ok() } else { None }
-        }
+        Value::String(s) => plain_decimal(s),
         other => {
             return Err(Fault::invalid(
                 pointer,
@@ -61,22 +54,43 @@ pub(crate) fn number_value(v: &Value, pointer: &str) -> Result<f64, Fault> {
         .ok_or_else(|| Fault::invalid(pointer, format!("expected a number, found {v}")))
 }
 
-/// The value at `path` (`null` counts as absent), parsed out of the case variables'
-/// text: only what a rule reads becomes a `Value`.
-pub(crate) fn value(vars: &Vars<'_>, path: &VarPath) -> Result<Option<Value>, Fault> {
-    path.find(vars)
-        .map(|v| v.value())
-        .transpose()
-        .map_err(|e| Fault::invalid(path.as_str(), e.message))
+/// A string holding a plain decimal number (digits, one `.`, a leading `-`).
+fn plain_decimal(s: &str) -> Option<f64> {
+    let t = s.trim();
+    let plain = !t.is_empty()
+        && t.bytes()
+            .all(|c| c.is_ascii_digit() || c == b'.' || c == b'-')
+        && t.bytes().filter(|&c| c == b'.').count() <= 1
+        && !t[1..].contains('-');
+    if plain { t.parse::<f64>().ok() } else { None }
 }
 
-/// [`value`], missing when absent.
-pub(crate) fn required(vars: &Vars<'_>, path: &VarPath) -> Result<Value, Fault> {
-    value(vars, path)?.ok_or_else(|| Fault::Missing(path.as_str().to_string()))
+/// The value at `path` in the text (`null` counts as absent), not parsed.
+pub(crate) fn json<'a>(vars: &Vars<'a>, path: &VarPath) -> Option<Json<'a>> {
+    path.find(vars)
+}
+
+/// A value of the case variables as a `Value`: only to explain a value that failed.
+pub(crate) fn to_value(v: Json<'_>, pointer: &str) -> Result<Value, Fault> {
+    v.value().map_err(|e| Fault::invalid(pointer, e.message))
 }
 
 pub(crate) fn number(vars: &Vars<'_>, path: &VarPath) -> Result<f64, Fault> {
-    number_value(&required(vars, path)?, path.as_str())
+    let v = json(vars, path).ok_or_else(|| Fault::Missing(path.as_str().to_string()))?;
+    number_json(v, path.as_str())
+}
+
+/// [`number_value`] read from the text; a `Value` is built only to explain a failure.
+pub(crate) fn number_json(v: Json<'_>, pointer: &str) -> Result<f64, Fault> {
+    let n = match v.kind() {
+        Kind::Number => v.as_f64(),
+        Kind::String => v.as_str().and_then(|s| plain_decimal(&s)),
+        _ => None,
+    };
+    match n.filter(|x| x.is_finite()) {
+        Some(n) => Ok(n),
+        None => number_value(&to_value(v, pointer)?, pointer),
+    }
 }
 
 /// Text; whole numbers are accepted too (customer numbers are sometimes numeric).
@@ -91,8 +105,29 @@ pub(crate) fn text_value(v: &Value, pointer: &str) -> Result<String, Fault> {
     }
 }
 
-pub(crate) fn text(vars: &Vars<'_>, path: &VarPath) -> Result<String, Fault> {
-    text_value(&required(vars, path)?, path.as_str())
+/// [`text_value`] read from the text, borrowed when the string has no escapes.
+pub(crate) fn text_json<'a>(v: Json<'a>, pointer: &str) -> Result<Cow<'a, str>, Fault> {
+    match v.as_str() {
+        Some(s) => Ok(s),
+        None => text_value(&to_value(v, pointer)?, pointer).map(Cow::Owned),
+    }
+}
+
+pub(crate) fn text<'a>(vars: &Vars<'a>, path: &VarPath) -> Result<Cow<'a, str>, Fault> {
+    let v = json(vars, path).ok_or_else(|| Fault::Missing(path.as_str().to_string()))?;
+    text_json(v, path.as_str())
+}
+
+/// What a JSON value is, as messages name it (as [`kind_of`] does for a `Value`).
+pub(crate) fn kind_name(v: Json<'_>) -> &'static str {
+    match v.kind() {
+        Kind::Null => "null",
+        Kind::Bool => "a boolean",
+        Kind::Number => "a number",
+        Kind::String => "a string",
+        Kind::Array => "an array",
+        Kind::Object => "an object",
+    }
 }
 
 pub(crate) fn date(vars: &Vars<'_>, path: &VarPath) -> Result<Date, Fault> {

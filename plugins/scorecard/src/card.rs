@@ -179,12 +179,14 @@ pub enum Matcher {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bin {
     pub label: Label,
+    /// `label` written out: once, when the card is compiled (prepared), not per call.
+    pub label_text: String,
     pub points: f64,
     pub woe: Option<f64>,
 }
 
 /// A bin's name in results: the card's own `label`, or one made from the bin. Written
-/// out only for the bins a case falls in.
+/// out once, when the card is compiled ([`Bin::label_text`]).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Label {
     Given(String),
@@ -591,8 +593,10 @@ fn compile_characteristic(
                 ));
             }
         };
+        let label = b.label.map_or(label, Label::Given);
         bins.push(Bin {
-            label: b.label.map_or(label, Label::Given),
+            label_text: label.text(),
+            label,
             points,
             woe: w,
         });

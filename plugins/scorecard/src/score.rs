@@ -188,7 +188,7 @@ fn contribution(c: &Characteristic, vars: &Vars<'_>) -> Result<Contribution, Err
         (Some(i), _) => Ok(Contribution {
             name: c.name.clone(),
             value: shown.clone(),
-            bin: c.bins[i].label.text(),
+            bin: c.bins[i].label_text.clone(),
             points: c.bins[i].points,
             max_points: c.max_points,
             woe: c.bins[i].woe,

@@ -5,8 +5,10 @@ use super::{Ctx, Finding, values};
 use crate::dates::Date;
 use crate::error::Error;
 use crate::normalize::name_key;
-use crate::vars::{self, Fault, VarPath, kind_of};
+use crate::vars::{self, Fault, VarPath};
+use plugin_sdk::json::Kind;
 use serde::Deserialize;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Most institution names listed in a result; the count is always exact.
@@ -37,6 +39,16 @@ pub struct MultiLendingRule {
     /// Institutions never counted (typically the bank itself).
     #[serde(default)]
     pub exclude_institutions: Vec<String>,
+    /// Matching keys of `count_reasons` and `exclude_institutions`: computed once by
+    /// `validate`, when the config is prepared, not in every call.
+    #[serde(skip)]
+    keys: Keys,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+struct Keys {
+    reasons: Option<BTreeSet<String>>,
+    excluded: BTreeSet<String>,
 }
 
 fn default_queries() -> VarPath {
@@ -53,7 +65,7 @@ fn default_reason_field() -> String {
 }
 
 impl MultiLendingRule {
-    pub(crate) fn validate(&self, at: &str) -> Result<(), Error> {
+    pub(crate) fn validate(&mut self, at: &str) -> Result<(), Error> {
         if !(1..=3650).contains(&self.window_days) {
             return Err(Error::config(
                 format!("{at}/window_days"),
@@ -68,18 +80,33 @@ impl MultiLendingRule {
                 "list at least one reason, or leave it out to count every query",
             ));
         }
+        self.keys = Keys {
+            reasons: self
+                .count_reasons
+                .as_ref()
+                .map(|r| r.iter().map(|s| name_key(s)).collect()),
+            excluded: self
+                .exclude_institutions
+                .iter()
+                .map(|s| name_key(s))
+                .collect(),
+        };
         Ok(())
     }
 
     pub(crate) fn evaluate(&self, ctx: &Ctx<'_, '_>) -> Result<Finding, Fault> {
         let at = self.queries.as_str();
-        let list = vars::required(ctx.vars, &self.queries)?;
-        let queries = list.as_array().ok_or_else(|| {
-            Fault::invalid(
+        let list =
+            vars::json(ctx.vars, &self.queries).ok_or_else(|| Fault::Missing(at.to_string()))?;
+        if list.kind() != Kind::Array {
+            return Err(Fault::invalid(
                 at,
-                format!("expected an array of queries, found {}", kind_of(&list)),
-            )
-        })?;
+                format!(
+                    "expected an array of queries, found {}",
+                    vars::kind_name(list)
+                ),
+            ));
+        }
         let start = ctx
             .today
             .minus_days(i64::from(self.window_days) - 1)
@@ -88,49 +115,37 @@ impl MultiLendingRule {
                 month: 1,
                 day: 1,
             });
-        let reasons: Option<BTreeSet<String>> = self
-            .count_reasons
-            .as_ref()
-            .map(|r| r.iter().map(|s| name_key(s)).collect());
-        let excluded: BTreeSet<String> = self
-            .exclude_institutions
-            .iter()
-            .map(|s| name_key(s))
-            .collect();
+        let Keys { reasons, excluded } = &self.keys;
         // Key → the spelling first seen, so the result shows names a person recognises.
-        let mut institutions: BTreeMap<String, String> = BTreeMap::new();
+        let mut institutions: BTreeMap<String, Cow<'_, str>> = BTreeMap::new();
         let (mut in_window, mut future) = (0usize, 0usize);
-        for (i, q) in queries.iter().enumerate() {
-            let qat = format!("{at}/{i}");
-            let obj = q.as_object().ok_or_else(|| {
-                Fault::invalid(
-                    &qat,
-                    format!("expected a query object, found {}", kind_of(q)),
-                )
-            })?;
-            let field = |k: &str| obj.get(k).filter(|v| !v.is_null());
+        for (i, q) in list.elements().into_iter().enumerate() {
+            let qat = || format!("{at}/{i}");
+            if q.kind() != Kind::Object {
+                return Err(Fault::invalid(
+                    qat(),
+                    format!("expected a query object, found {}", vars::kind_name(q)),
+                ));
+            }
+            let field = |k: &str| ctx.vars.child(q, k).filter(|v| !v.is_null());
+            let institution_at = || format!("{}/{}", qat(), self.institution_field);
             let institution = field(&self.institution_field)
-                .ok_or_else(|| {
-                    Fault::invalid(
-                        format!("{qat}/{}", self.institution_field),
-                        "a query needs its institution",
-                    )
-                })
-                .and_then(|v| vars::text_value(v, &format!("{qat}/{}", self.institution_field)))?;
+                .ok_or_else(|| Fault::invalid(institution_at(), "a query needs its institution"))
+                .and_then(|v| vars::text_json(v, &institution_at()))?;
             let key = name_key(&institution);
             if key.is_empty() {
                 return Err(Fault::invalid(
-                    format!("{qat}/{}", self.institution_field),
+                    institution_at(),
                     format!("institution `{institution}` has no letters or digits"),
                 ));
             }
-            let date_at = format!("{qat}/{}", self.date_field);
+            let date_at = || format!("{}/{}", qat(), self.date_field);
             let date_text = field(&self.date_field)
-                .ok_or_else(|| Fault::invalid(&date_at, "a query needs its date"))
-                .and_then(|v| vars::text_value(v, &date_at))?;
+                .ok_or_else(|| Fault::invalid(date_at(), "a query needs its date"))
+                .and_then(|v| vars::text_json(v, &date_at()))?;
             let date = Date::parse_date_or_timestamp(&date_text).ok_or_else(|| {
                 Fault::invalid(
-                    &date_at,
+                    date_at(),
                     format!("`{date_text}` is not a date (YYYY-MM-DD or RFC 3339)"),
                 )
             })?;
@@ -141,11 +156,11 @@ impl MultiLendingRule {
             if date < start || excluded.contains(&key) {
                 continue;
             }
-            if let Some(reasons) = &reasons {
+            if let Some(reasons) = reasons {
                 let reason = match field(&self.reason_field) {
-                    Some(v) => name_key(&vars::text_value(
+                    Some(v) => name_key(&vars::text_json(
                         v,
-                        &format!("{qat}/{}", self.reason_field),
+                        &format!("{}/{}", qat(), self.reason_field),
                     )?),
                     None => String::new(),
                 };
@@ -157,7 +172,11 @@ impl MultiLendingRule {
             institutions.entry(key).or_insert(institution);
         }
         let distinct = institutions.len();
-        let names: Vec<&String> = institutions.values().take(MAX_LISTED).collect();
+        let names: Vec<&str> = institutions
+            .values()
+            .map(|n| n.as_ref())
+            .take(MAX_LISTED)
+            .collect();
         let values = values! {
             "distinct_institutions": distinct, "max_institutions": self.max_institutions,
             "window_days": self.window_days, "window_start": start.to_string(),
@@ -187,7 +206,7 @@ mod tests {
         cfg.as_object_mut()
             .unwrap()
             .extend(extra.as_object().unwrap().clone());
-        let r: MultiLendingRule = serde_json::from_value(cfg).unwrap();
+        let mut r: MultiLendingRule = serde_json::from_value(cfg).unwrap();
         r.validate("/rules/4").unwrap();
         r
     }
@@ -319,7 +338,7 @@ mod tests {
 
     #[test]
     fn window_bounds_are_validated() {
-        let r: MultiLendingRule =
+        let mut r: MultiLendingRule =
             serde_json::from_value(json!({"window_days": 0, "max_institutions": 4})).unwrap();
         assert!(
             r.validate("/rules/4")

@@ -4,10 +4,11 @@
 use super::{Ctx, Finding, Severity, Violated, values};
 use crate::error::Error;
 use crate::normalize::{id_key, name_key};
-use crate::vars::{self, Fault, VarPath, kind_of};
+use crate::vars::{self, Fault, VarPath};
+use plugin_sdk::json::{Json, Kind};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
-use std::collections::BTreeMap;
+use serde_json::json;
+use std::borrow::Cow;
 
 /// Most hits listed in a result; the count is always exact.
 const MAX_HITS_LISTED: usize = 50;
@@ -64,6 +65,10 @@ pub struct WatchlistRule {
     /// the rule's severity.
     #[serde(default)]
     pub name_only_severity: Option<Severity>,
+    /// The matching keys (name, id) of `entries`, in their order: computed once by
+    /// `validate`, when the config is prepared, not in every call.
+    #[serde(skip)]
+    keys: Vec<(String, String)>,
 }
 
 fn default_vars_entries() -> Option<VarPath> {
@@ -80,32 +85,51 @@ fn default_subjects() -> Vec<Subject> {
 }
 
 /// One screened party: its role, where it is in the case, and what it is called.
-struct Screened {
-    role: String,
-    pointer: String,
-    name: Option<String>,
-    id: Option<String>,
+struct Screened<'r, 'a> {
+    subject: &'r Subject,
+    /// Its index when the subject's path holds an array.
+    index: Option<usize>,
+    name: Option<Cow<'a, str>>,
+    id: Option<Cow<'a, str>>,
+}
+
+impl Screened<'_, '_> {
+    fn pointer(&self) -> String {
+        match self.index {
+            Some(i) => format!("{}/{i}", self.subject.path.as_str()),
+            None => self.subject.path.as_str().to_string(),
+        }
+    }
 }
 
 /// An entry with its matching keys.
 struct Keyed<'a> {
     entry: &'a Entry,
     source: &'static str,
-    name: String,
-    id: String,
+    name: &'a str,
+    id: &'a str,
+}
+
+/// An entry's matching keys: `(name, id)`, empty when absent.
+fn entry_keys(e: &Entry) -> (String, String) {
+    (
+        e.name.as_deref().map(name_key).unwrap_or_default(),
+        e.id_number.as_deref().map(id_key).unwrap_or_default(),
+    )
 }
 
 impl WatchlistRule {
-    pub(crate) fn validate(&self, at: &str) -> Result<(), Error> {
+    pub(crate) fn validate(&mut self, at: &str) -> Result<(), Error> {
+        let mut keys = Vec::with_capacity(self.entries.len());
         for (i, e) in self.entries.iter().enumerate() {
-            let name = e.name.as_deref().map(name_key).unwrap_or_default();
-            let id = e.id_number.as_deref().map(id_key).unwrap_or_default();
+            let (name, id) = entry_keys(e);
             if name.is_empty() && id.is_empty() {
                 return Err(Error::config(
                     format!("{at}/entries/{i}"),
                     "an entry needs a name or an id_number with letters or digits",
                 ));
             }
+            keys.push((name, id));
         }
         if self.subjects.is_empty() {
             return Err(Error::config(
@@ -121,99 +145,113 @@ impl WatchlistRule {
                 ));
             }
         }
+        self.keys = keys;
         Ok(())
     }
 
-    fn case_entries(&self, ctx: &Ctx<'_, '_>) -> Result<Vec<Entry>, Fault> {
+    /// The case's own entries with their matching keys.
+    fn case_entries(&self, ctx: &Ctx<'_, '_>) -> Result<Vec<(Entry, (String, String))>, Fault> {
         let Some(path) = &self.vars_entries else {
             return Ok(Vec::new());
         };
-        let Some(list) = vars::value(ctx.vars, path)? else {
+        let Some(list) = vars::json(ctx.vars, path) else {
             return if self.entries.is_empty() {
                 Err(Fault::Missing(path.as_str().to_string()))
             } else {
                 Ok(Vec::new())
             };
         };
-        let items = list.as_array().ok_or_else(|| {
-            Fault::invalid(
+        if list.kind() != Kind::Array {
+            return Err(Fault::invalid(
                 path.as_str(),
-                format!("expected an array of entries, found {}", kind_of(&list)),
-            )
-        })?;
+                format!(
+                    "expected an array of entries, found {}",
+                    vars::kind_name(list)
+                ),
+            ));
+        }
+        let items = list.elements();
         let mut out = Vec::with_capacity(items.len());
-        for (i, item) in items.iter().enumerate() {
-            let at = format!("{}/{i}", path.as_str());
-            let obj = item.as_object().ok_or_else(|| {
-                Fault::invalid(
-                    &at,
-                    format!("expected an entry object, found {}", kind_of(item)),
-                )
-            })?;
+        for (i, item) in items.into_iter().enumerate() {
+            if item.kind() != Kind::Object {
+                return Err(Fault::invalid(
+                    format!("{}/{i}", path.as_str()),
+                    format!("expected an entry object, found {}", vars::kind_name(item)),
+                ));
+            }
             // Case data comes from outside: extra fields are tolerated, wrong types are not.
             let field = |k: &str| -> Result<Option<String>, Fault> {
-                match obj.get(k) {
-                    None | Some(Value::Null) => Ok(None),
-                    Some(v) => vars::text_value(v, &format!("{at}/{k}")).map(Some),
+                match ctx.vars.child(item, k).filter(|v| !v.is_null()) {
+                    None => Ok(None),
+                    Some(v) => vars::text_json(v, &format!("{}/{i}/{k}", path.as_str()))
+                        .map(|t| Some(t.into_owned())),
                 }
             };
-            out.push(Entry {
+            let entry = Entry {
                 name: field("name")?,
                 id_number: field("id_number")?,
                 list: field("list")?,
                 note: field("note")?,
-            });
+            };
+            let keys = entry_keys(&entry);
+            out.push((entry, keys));
         }
         Ok(out)
     }
 
     /// Every subject to screen.
-    fn subjects(&self, ctx: &Ctx<'_, '_>) -> Result<Vec<Screened>, Fault> {
+    fn subjects<'a>(&self, ctx: &Ctx<'_, 'a>) -> Result<Vec<Screened<'_, 'a>>, Fault> {
         let mut out = Vec::new();
         for s in &self.subjects {
-            let Some(v) = vars::value(ctx.vars, &s.path)? else {
+            let Some(v) = vars::json(ctx.vars, &s.path) else {
                 if s.optional {
                     continue;
                 }
                 return Err(Fault::Missing(s.path.as_str().to_string()));
             };
-            let items: Vec<(String, &Value)> = match &v {
-                Value::Array(a) => a
-                    .iter()
+            let items: Vec<(Option<usize>, Json<'a>)> = match v.kind() {
+                Kind::Array => v
+                    .elements()
+                    .into_iter()
                     .enumerate()
-                    .map(|(i, x)| (format!("{}/{i}", s.path.as_str()), x))
+                    .map(|(i, x)| (Some(i), x))
                     .collect(),
-                other => vec![(s.path.as_str().to_string(), other)],
+                _ => vec![(None, v)],
             };
-            for (at, item) in items {
-                let obj = item.as_object().ok_or_else(|| {
-                    Fault::invalid(
-                        &at,
-                        format!("expected a subject object, found {}", kind_of(item)),
-                    )
-                })?;
-                let field = |k: &str| -> Result<Option<String>, Fault> {
-                    match obj.get(k) {
-                        None | Some(Value::Null) => Ok(None),
-                        Some(v) => vars::text_value(v, &format!("{at}/{k}")).map(Some),
+            for (index, item) in items {
+                let mut screened = Screened {
+                    subject: s,
+                    index,
+                    name: None,
+                    id: None,
+                };
+                if item.kind() != Kind::Object {
+                    return Err(Fault::invalid(
+                        screened.pointer(),
+                        format!("expected a subject object, found {}", vars::kind_name(item)),
+                    ));
+                }
+                let field = |k: &str| -> Result<Option<Cow<'a, str>>, Fault> {
+                    match ctx.vars.child(item, k).filter(|v| !v.is_null()) {
+                        None => Ok(None),
+                        Some(v) => {
+                            vars::text_json(v, &format!("{}/{k}", screened.pointer())).map(Some)
+                        }
                     }
                 };
                 let (name, id) = (field(&s.name_field)?, field(&s.id_field)?);
                 if name.is_none() && id.is_none() {
                     return Err(Fault::invalid(
-                        &at,
+                        screened.pointer(),
                         format!(
                             "a {} needs `{}` or `{}` to be screened",
                             s.role, s.name_field, s.id_field
                         ),
                     ));
                 }
-                out.push(Screened {
-                    role: s.role.clone(),
-                    pointer: at,
-                    name,
-                    id,
-                });
+                screened.name = name;
+                screened.id = id;
+                out.push(screened);
             }
         }
         Ok(out)
@@ -224,58 +262,38 @@ impl WatchlistRule {
         let keyed: Vec<Keyed<'_>> = self
             .entries
             .iter()
-            .map(|e| (e, "config"))
-            .chain(from_case.iter().map(|e| (e, "case")))
-            .map(|(entry, source)| Keyed {
+            .zip(&self.keys)
+            .map(|(entry, keys)| (entry, "config", keys))
+            .chain(from_case.iter().map(|(entry, keys)| (entry, "case", keys)))
+            .map(|(entry, source, (name, id))| Keyed {
                 entry,
                 source,
-                name: entry.name.as_deref().map(name_key).unwrap_or_default(),
-                id: entry.id_number.as_deref().map(id_key).unwrap_or_default(),
+                name,
+                id,
             })
             .collect();
-        let mut by_name: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-        let mut by_id: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-        for (i, k) in keyed.iter().enumerate() {
-            if !k.name.is_empty() {
-                by_name.entry(&k.name).or_default().push(i);
-            }
-            if !k.id.is_empty() {
-                by_id.entry(&k.id).or_default().push(i);
-            }
-        }
         let subjects = self.subjects(ctx)?;
         let mut hits = Vec::new();
         let mut worst: Option<Severity> = None;
-        for Screened {
-            role,
-            pointer: at,
-            name,
-            id,
-        } in &subjects
-        {
-            let name_k = name.as_deref().map(name_key).unwrap_or_default();
-            let id_k = id.as_deref().map(id_key).unwrap_or_default();
-            let mut matched: BTreeMap<usize, (bool, bool)> = BTreeMap::new();
-            if !name_k.is_empty() {
-                for &i in by_name.get(name_k.as_str()).into_iter().flatten() {
-                    matched.entry(i).or_default().0 = true;
+        for screened in &subjects {
+            let name_k = screened.name.as_deref().map(name_key).unwrap_or_default();
+            let id_k = screened.id.as_deref().map(id_key).unwrap_or_default();
+            // In entry order, each entry once.
+            for k in &keyed {
+                let on_name = !name_k.is_empty() && k.name == name_k;
+                let on_id = !id_k.is_empty() && k.id == id_k;
+                if !(on_name || on_id) {
+                    continue;
                 }
-            }
-            if !id_k.is_empty() {
-                for &i in by_id.get(id_k.as_str()).into_iter().flatten() {
-                    matched.entry(i).or_default().1 = true;
-                }
-            }
-            for (i, (on_name, on_id)) in matched {
                 let hit_severity = if on_id {
                     severity
                 } else {
                     self.name_only_severity.unwrap_or(severity)
                 };
                 worst = worst.max(Some(hit_severity));
-                let k = &keyed[i];
                 hits.push(json!({
-                    "role": role, "subject": at, "name": name, "id_number": id,
+                    "role": screened.subject.role, "subject": screened.pointer(),
+                    "name": screened.name, "id_number": screened.id,
                     "matched_on": match (on_name, on_id) { (true, true) => "name_and_id", (false, true) => "id", _ => "name" },
                     "severity": hit_severity, "source": k.source,
                     "entry": {"name": k.entry.name, "id_number": k.entry.id_number, "list": k.entry.list, "note": k.entry.note},
@@ -322,9 +340,10 @@ impl WatchlistRule {
 mod tests {
     use super::*;
     use crate::dates::Date;
+    use serde_json::Value;
 
     fn rule(cfg: Value) -> WatchlistRule {
-        let r: WatchlistRule = serde_json::from_value(cfg).unwrap();
+        let mut r: WatchlistRule = serde_json::from_value(cfg).unwrap();
         r.validate("/rules/3").unwrap();
         r
     }
@@ -461,7 +480,7 @@ mod tests {
 
     #[test]
     fn entries_that_normalise_to_nothing_are_rejected() {
-        let r: WatchlistRule =
+        let mut r: WatchlistRule =
             serde_json::from_value(json!({"entries": [{"name": "..."}]})).unwrap();
         assert!(
             r.validate("/rules/3")

@@ -200,7 +200,13 @@ fn read_input(path: &Path, config: Option<&Path>) -> anyhow::Result<StepInput> {
         Some(config_path) => read_json(config_path)?,
         None => config_in_input.unwrap_or_else(|| json!({})),
     };
-    Ok(StepInput::new(case_id, node_id, &config, &vars, business_date))
+    Ok(StepInput::new(
+        case_id,
+        node_id,
+        &config,
+        &vars,
+        business_date,
+    ))
 }
 
 fn is_date(s: &str) -> bool {

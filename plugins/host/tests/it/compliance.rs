@@ -22,7 +22,13 @@ fn rules(text: &str) -> Value {
 }
 
 fn call(config: Value, vars: Value) -> Result<StepOutput, StepError> {
-    let input = StepInput::new("case-compliance", "compliance", &config, &vars, "2024-06-30");
+    let input = StepInput::new(
+        "case-compliance",
+        "compliance",
+        &config,
+        &vars,
+        "2024-06-30",
+    );
     let report = registry()
         .call(
             &PluginRef::parse("compliance@1").unwrap(),

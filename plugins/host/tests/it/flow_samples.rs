@@ -77,7 +77,9 @@ fn run_all(registry: &Registry) -> String {
                         })
                     }
                     // Not the build's hash: it changes with every rebuild of the plugin.
-                    Err(e) => json!({ "error": { "kind": e.kind, "code": e.code, "message": e.message } }),
+                    Err(e) => {
+                        json!({ "error": { "kind": e.kind, "code": e.code, "message": e.message } })
+                    }
                 };
                 writeln!(out, "{flow_name}/{name}/{} {line}", node.id).unwrap();
             }

@@ -21,7 +21,13 @@ fn corporate() -> Value {
 }
 
 fn call(config: Value, vars: Value) -> Result<StepOutput, StepError> {
-    let input = StepInput::new("case-guarantees", "guarantees", &config, &vars, "2024-06-30");
+    let input = StepInput::new(
+        "case-guarantees",
+        "guarantees",
+        &config,
+        &vars,
+        "2024-06-30",
+    );
     let report = registry()
         .call(
             &PluginRef::parse("guarantee-circle@1").unwrap(),

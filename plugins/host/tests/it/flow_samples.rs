@@ -8,24 +8,12 @@
 //! routes say, so every node sees every sample. `UPDATE_FLOW_SAMPLES=1` rewrites the file
 //! (review its diff: it is the behaviour of the bundled plugins).
 
-use engine::flow::NodeKind;
-use engine::plugin::{CallLimits, Plugins, StepInput};
+use super::each_sample_call;
+use engine::plugin::{CallLimits, Plugins};
 use plugin_host::Registry;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-
-const FLOWS: [&str; 4] = [
-    "retail-loan",
-    "small-business",
-    "corporate-credit",
-    "post-loan-monitoring",
-];
-const BUSINESS_DATE: &str = "2026-06-30";
-
-fn workflows() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../workflows")
-}
 
 fn recorded() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/flow_samples.txt")
@@ -34,57 +22,30 @@ fn recorded() -> PathBuf {
 /// One line per call: `flow/sample/node <outcome JSON>`.
 fn run_all(registry: &Registry) -> String {
     let mut out = String::new();
-    for flow_name in FLOWS {
-        let yaml = std::fs::read_to_string(workflows().join(format!("{flow_name}.yaml")))
-            .expect("flow file");
-        let (flow, _) = engine::flow::load(flow_name, &yaml, Some(registry))
-            .unwrap_or_else(|d| panic!("{flow_name} does not load: {d:?}"));
-        let mut samples: Vec<PathBuf> =
-            std::fs::read_dir(workflows().join("samples").join(flow_name))
-                .expect("samples folder")
-                .map(|e| e.expect("entry").path())
-                .filter(|p| p.extension().is_some_and(|x| x == "json"))
-                .collect();
-        samples.sort();
-        for sample in samples {
-            let name = sample.file_stem().unwrap().to_string_lossy().into_owned();
-            let mut vars: Value =
-                serde_json::from_str(&std::fs::read_to_string(&sample).unwrap()).unwrap();
-            for node in flow.nodes() {
-                let NodeKind::Task(task) = &node.kind else {
-                    continue;
-                };
-                let input = StepInput {
-                    case_id: format!("{flow_name}-{name}"),
-                    node_id: node.id.to_string(),
-                    config: task.config_json.clone(),
-                    vars: vars.to_string(),
-                    business_date: BUSINESS_DATE.into(),
-                };
-                let report = registry
-                    .call(&task.plugin, &input, &CallLimits::default())
-                    .expect("bundled plugin");
-                let line = match report.output {
-                    Ok(output) => {
-                        if let (Some(var), Value::Object(map)) = (&task.result, &mut vars) {
-                            map.insert(var.clone(), output.result.clone());
-                        }
-                        json!({
-                            "result": output.result,
-                            "outcome": output.outcome,
-                            "score": output.score,
-                            "reasons": output.reasons,
-                        })
-                    }
-                    // Not the build's hash: it changes with every rebuild of the plugin.
-                    Err(e) => {
-                        json!({ "error": { "kind": e.kind, "code": e.code, "message": e.message } })
-                    }
-                };
-                writeln!(out, "{flow_name}/{name}/{} {line}", node.id).unwrap();
+    each_sample_call(registry, |at, task, input| {
+        let report = registry
+            .call(&task.plugin, input, &CallLimits::default())
+            .expect("bundled plugin");
+        let (line, result) = match report.output {
+            Ok(output) => {
+                let result = output.result.clone();
+                let line = json!({
+                    "result": output.result,
+                    "outcome": output.outcome,
+                    "score": output.score,
+                    "reasons": output.reasons,
+                });
+                (line, Some(result))
             }
-        }
-    }
+            // Not the build's hash: it changes with every rebuild of the plugin.
+            Err(e) => (
+                json!({ "error": { "kind": e.kind, "code": e.code, "message": e.message } }),
+                None,
+            ),
+        };
+        writeln!(out, "{}/{}/{} {line}", at.flow, at.sample, at.node).unwrap();
+        result
+    });
     out
 }
 

@@ -14,11 +14,83 @@ mod sandbox;
 mod scorecard;
 mod soak;
 
-use engine::plugin::{CallLimits, StepInput};
+use engine::flow::{NodeKind, TaskNode};
+use engine::plugin::{CallLimits, Plugins, StepInput};
 use plugin_host::{Host, HostConfig, LoadSource, LoadedPlugin};
 use serde_json::{Value, json};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+
+/// The bundled flows whose task nodes the sample tests call.
+const FLOWS: [&str; 4] = [
+    "retail-loan",
+    "small-business",
+    "corporate-credit",
+    "post-loan-monitoring",
+];
+/// The business date every sample call gets.
+const BUSINESS_DATE: &str = "2026-06-30";
+
+fn workflows() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../workflows")
+}
+
+/// Where a sample call happens: flow, sample file stem, node id.
+struct SampleCall<'a> {
+    flow: &'a str,
+    sample: &'a str,
+    node: &'a str,
+}
+
+/// Every task node of every bundled flow on every sample case, in source order whatever
+/// the routes say (so every node sees every sample), the case variables growing as the
+/// runtime grows them: the result `call` returns lands under the node's `result` name
+/// before the next node runs.
+fn each_sample_call(
+    registry: &dyn Plugins,
+    mut call: impl FnMut(&SampleCall<'_>, &TaskNode, &StepInput) -> Option<Value>,
+) {
+    for flow_name in FLOWS {
+        let yaml = std::fs::read_to_string(workflows().join(format!("{flow_name}.yaml")))
+            .expect("flow file");
+        let (flow, _) = engine::flow::load(flow_name, &yaml, Some(registry))
+            .unwrap_or_else(|d| panic!("{flow_name} does not load: {d:?}"));
+        let mut samples: Vec<PathBuf> =
+            std::fs::read_dir(workflows().join("samples").join(flow_name))
+                .expect("samples folder")
+                .map(|e| e.expect("entry").path())
+                .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                .collect();
+        samples.sort();
+        for sample in samples {
+            let name = sample.file_stem().unwrap().to_string_lossy().into_owned();
+            let mut vars: Value =
+                serde_json::from_str(&std::fs::read_to_string(&sample).unwrap()).unwrap();
+            for node in flow.nodes() {
+                let NodeKind::Task(task) = &node.kind else {
+                    continue;
+                };
+                let input = StepInput {
+                    case_id: format!("{flow_name}-{name}"),
+                    node_id: node.id.to_string(),
+                    config: task.config_json.clone(),
+                    vars: vars.to_string(),
+                    business_date: BUSINESS_DATE.into(),
+                };
+                let at = SampleCall {
+                    flow: flow_name,
+                    sample: &name,
+                    node: node.id.as_str(),
+                };
+                if let (Some(result), Some(var), Value::Object(map)) =
+                    (call(&at, task, &input), &task.result, &mut vars)
+                {
+                    map.insert(var.clone(), result);
+                }
+            }
+        }
+    }
+}
 
 /// A cache directory kept between test runs, so components compile once.
 fn test_cache_dir() -> PathBuf {

@@ -3,25 +3,12 @@
 //! lends its config to a call with another one, a config that cannot be prepared runs
 //! (and fails) as before, and plugins without `prepare` are untouched.
 
-use engine::flow::NodeKind;
 use engine::plugin::{
     CallLimits, CallReport, PluginRef, Plugins, StepErrorKind, StepInput, StepOutput,
 };
 use plugin_host::{Host, HostConfig, PrepareState, Registry};
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
-
-const FLOWS: [&str; 4] = [
-    "retail-loan",
-    "small-business",
-    "corporate-credit",
-    "post-loan-monitoring",
-];
-
-fn workflows() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../workflows")
-}
 
 fn registry_with(max_prepared_configs: usize) -> Registry {
     let host = Host::new(HostConfig {
@@ -75,53 +62,23 @@ fn every_bundled_plugin_gives_the_same_output_prepared_as_plain() {
     let (prepared, plain) = (prepared(), plain());
     let mut calls = 0;
     let mut configs = Vec::new();
-    for flow_name in FLOWS {
-        let yaml = std::fs::read_to_string(workflows().join(format!("{flow_name}.yaml")))
-            .expect("flow file");
-        let (flow, _) = engine::flow::load(flow_name, &yaml, Some(prepared))
-            .unwrap_or_else(|d| panic!("{flow_name} does not load: {d:?}"));
-        let mut samples: Vec<PathBuf> =
-            std::fs::read_dir(workflows().join("samples").join(flow_name))
-                .expect("samples folder")
-                .map(|e| e.expect("entry").path())
-                .filter(|p| p.extension().is_some_and(|x| x == "json"))
-                .collect();
-        samples.sort();
-        for sample in samples {
-            let name = sample.file_stem().unwrap().to_string_lossy().into_owned();
-            let mut vars: Value =
-                serde_json::from_str(&std::fs::read_to_string(&sample).unwrap()).unwrap();
-            for node in flow.nodes() {
-                let NodeKind::Task(task) = &node.kind else {
-                    continue;
-                };
-                let input = StepInput {
-                    case_id: format!("{flow_name}-{name}"),
-                    node_id: node.id.to_string(),
-                    config: task.config_json.clone(),
-                    vars: vars.to_string(),
-                    business_date: "2026-06-30".into(),
-                };
-                let ours = call(prepared, &task.plugin, &input);
-                let theirs = call(plain, &task.plugin, &input);
-                assert_eq!(
-                    exact(&ours.output),
-                    exact(&theirs.output),
-                    "{flow_name}/{name}/{}",
-                    node.id
-                );
-                // The build reported is the original component, prepared or not.
-                assert_eq!(ours.build, theirs.build);
-                calls += 1;
-                configs.push((task.plugin.clone(), task.config_json.clone()));
-                if let (Some(var), Ok(output), Value::Object(map)) =
-                    (&task.result, &ours.output, &mut vars)
-                {
-                    map.insert(var.clone(), output.result.clone());
-                }
-            }
-        }
-    }
+    super::each_sample_call(prepared, |at, task, input| {
+        let ours = call(prepared, &task.plugin, input);
+        let theirs = call(plain, &task.plugin, input);
+        assert_eq!(
+            exact(&ours.output),
+            exact(&theirs.output),
+            "{}/{}/{}",
+            at.flow,
+            at.sample,
+            at.node
+        );
+        // The build reported is the original component, prepared or not.
+        assert_eq!(ours.build, theirs.build);
+        calls += 1;
+        configs.push((task.plugin.clone(), task.config_json.clone()));
+        ours.output.ok().map(|o| o.result)
+    });
     assert!(calls > 40, "only {calls} calls");
     // Those calls ran on snapshots, not on the plain component.
     let mut names = Vec::new();

@@ -22,6 +22,7 @@ const HOSTILE: &[(&str, &str)] = &[
     ("raw", "hostile-raw"),
     ("net", "hostile-net"),
     ("custom-import", "hostile-custom-import"),
+    ("prepare", "hostile-prepare"),
 ];
 
 const WASM_TARGET: &str = "wasm32-wasip2";

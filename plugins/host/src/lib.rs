@@ -43,6 +43,9 @@ pub use version::Version;
 pub mod test_components {
     /// SDK plugin that misbehaves as `config.mode` says (see plugins/hostile/misbehave).
     pub const MISBEHAVE: &str = env!("DOCKET_TEST_COMPONENT_HOSTILE_MISBEHAVE");
+    /// SDK plugin whose `prepare(config)` loops, allocates without end or panics as
+    /// `config.prepare` says (see plugins/hostile/prepare).
+    pub const PREPARE: &str = env!("DOCKET_TEST_COMPONENT_HOSTILE_PREPARE");
     /// Raw-bindings plugin that returns invalid JSON or oversized reasons on request.
     pub const RAW: &str = env!("DOCKET_TEST_COMPONENT_HOSTILE_RAW");
     /// Plugin that uses `std::net` and so imports `wasi:sockets`.

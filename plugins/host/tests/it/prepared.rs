@@ -268,3 +268,58 @@ fn calls_from_several_threads_prepare_their_configs_and_agree() {
         assert_eq!(scorecard.prepare_state(&input.config), PrepareState::Ready);
     }
 }
+
+/// A plugin whose `prepare` loops, allocates without end or panics: its preparation
+/// fails within the call's limits, every call of that config fails with the matching
+/// typed error (the call prepares on the fly and misbehaves the same way), and the host
+/// goes on serving that plugin's other configs.
+#[test]
+fn a_hostile_prepare_costs_its_own_calls_only() {
+    let plugin = super::load(plugin_host::test_components::PREPARE);
+    assert!(plugin.is_preparable());
+    let limits = CallLimits {
+        timeout: std::time::Duration::from_millis(300),
+        memory_bytes: 32 << 20,
+        ..CallLimits::default()
+    };
+    let input = |mode: &str| {
+        StepInput::new(
+            "case-h",
+            "prep",
+            &json!({ "prepare": mode }),
+            &json!({}),
+            "2026-06-30",
+        )
+    };
+    for (mode, kind, says) in [
+        ("loop", StepErrorKind::Timeout, "Timeout"),
+        ("memory-bomb", StepErrorKind::MemoryLimit, "MemoryLimit"),
+        (
+            "panic",
+            StepErrorKind::Trap,
+            "prepare refused this config on purpose",
+        ),
+    ] {
+        let hostile = input(mode);
+        let state = plugin.prepare(&hostile.config, &limits);
+        match &state {
+            PrepareState::Failed(why) => assert!(why.contains(says), "{mode}: {why}"),
+            other => panic!("{mode}: expected a failed preparation, got {other:?}"),
+        }
+        let call = plugin.call(&hostile, &limits);
+        let error = call.report.output.expect_err(mode);
+        assert_eq!(error.kind, kind, "{mode}: {error:?}");
+        if mode == "panic" {
+            assert!(error.message.contains(says), "{}", error.message);
+        }
+        // The same plugin, another config: prepared and served.
+        let fine = input("ok");
+        assert_eq!(plugin.prepare(&fine.config, &limits), PrepareState::Ready);
+        let ok = plugin
+            .call(&fine, &limits)
+            .report
+            .output
+            .expect("ok config");
+        assert_eq!(ok.result, json!({ "prepared": "ok" }));
+    }
+}

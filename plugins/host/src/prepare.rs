@@ -298,12 +298,7 @@ impl Preparer {
             }
             rewritten
         };
-        let sha256 = sha256_hex(&snapshot);
-        let origin = format!("{} (prepared)", self.origin);
-        let (component, _) = host
-            .compile_with(&snapshot, &sha256, &origin, false)
-            .map_err(|e| e.to_string())?;
-        let pre = crate::loaded::link(host, &component, &origin).map_err(|e| e.to_string())?;
+        let (pre, _) = self.compile_and_link(host, &snapshot, "prepared")?;
         StepPre::new(pre).map_err(|e| format!("{e:#}"))
     }
 
@@ -311,13 +306,25 @@ impl Preparer {
         let (_, wasm) = wizer()
             .instrument_component(&self.bytes)
             .map_err(|e| format!("instrumenting: {e:#}"))?;
-        let sha256 = sha256_hex(&wasm);
-        let origin = format!("{} (instrumented)", self.origin);
+        let (pre, sha256) = self.compile_and_link(host, &wasm, "instrumented")?;
+        Ok(Instrumented { pre, sha256 })
+    }
+
+    /// Compiles (through the host's artifact cache, not its in-memory map) and links a
+    /// component derived from this plugin; also its SHA-256.
+    fn compile_and_link(
+        &self,
+        host: &Host,
+        wasm: &[u8],
+        what: &str,
+    ) -> Result<(InstancePre<CallState>, String), String> {
+        let sha256 = sha256_hex(wasm);
+        let origin = format!("{} ({what})", self.origin);
         let (component, _) = host
-            .compile_with(&wasm, &sha256, &origin, false)
+            .compile_with(wasm, &sha256, &origin, false)
             .map_err(|e| e.to_string())?;
         let pre = crate::loaded::link(host, &component, &origin).map_err(|e| e.to_string())?;
-        Ok(Instrumented { pre, sha256 })
+        Ok((pre, sha256))
     }
 }
 

@@ -171,9 +171,7 @@ impl<'a> ser::Serializer for Canonical<'a> {
         variant: &'static str,
         value: &T,
     ) -> Result<()> {
-        self.out.push(b'{');
-        write_str(variant, self.out);
-        self.out.push(b':');
+        open_variant(self.out, variant);
         value.serialize(Canonical::nested(self.out))?;
         self.out.push(b'}');
         Ok(())
@@ -198,9 +196,7 @@ impl<'a> ser::Serializer for Canonical<'a> {
         variant: &'static str,
         len: usize,
     ) -> Result<Variant<Array<'a>>> {
-        self.out.push(b'{');
-        write_str(variant, self.out);
-        self.out.push(b':');
+        open_variant(self.out, variant);
         Ok(Variant(
             Canonical::nested(self.out).serialize_seq(Some(len))?,
         ))
@@ -218,11 +214,16 @@ impl<'a> ser::Serializer for Canonical<'a> {
         variant: &'static str,
         _len: usize,
     ) -> Result<Variant<Object<'a>>> {
-        self.out.push(b'{');
-        write_str(variant, self.out);
-        self.out.push(b':');
+        open_variant(self.out, variant);
         Ok(Variant(Canonical::nested(self.out).object()))
     }
+}
+
+/// `{"variant":` — what serde_json writes before a variant's content.
+fn open_variant(out: &mut Vec<u8>, variant: &str) {
+    out.push(b'{');
+    write_str(variant, out);
+    out.push(b':');
 }
 
 struct Array<'a> {

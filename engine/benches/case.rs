@@ -60,7 +60,7 @@ fn result(node: &str, attempt: u32, doc: Value) -> Command {
             },
             duration: Duration::from_micros(40),
             output: Ok(StepOutput {
-                result: doc,
+                result: doc.into(),
                 outcome: None,
                 score: None,
                 reasons: Vec::new(),

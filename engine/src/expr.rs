@@ -83,6 +83,18 @@ pub struct ExprError {
     pub source_text: String,
 }
 
+/// Where an evaluation reads the case variables from, by top-level name.
+pub trait Variables {
+    fn var(&self, name: &str) -> Option<&serde_json::Value>;
+}
+
+/// A JSON object's members; anything else has no variables.
+impl Variables for serde_json::Value {
+    fn var(&self, name: &str) -> Option<&serde_json::Value> {
+        self.as_object().and_then(|m| m.get(name))
+    }
+}
+
 /// Why an evaluation failed. Every variant names the expression.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum EvalError {
@@ -93,8 +105,6 @@ pub enum EvalError {
         expr: String,
         found: serde_json::Value,
     },
-    #[error("`{expr}`: case variables must be a JSON object, got {found}")]
-    VarsNotObject { expr: String, found: &'static str },
     #[error("`{expr}` gave a value that has no JSON form ({kind})")]
     NoJson { expr: String, kind: String },
 }
@@ -201,21 +211,13 @@ impl Expr {
         &self.program
     }
 
-    /// Evaluates against `vars`, a JSON object of case variables.
-    pub fn eval(&self, vars: &serde_json::Value) -> Result<serde_json::Value, EvalError> {
-        let obj = match vars {
-            serde_json::Value::Object(m) => m,
-            other => {
-                return Err(EvalError::VarsNotObject {
-                    expr: self.source.clone(),
-                    found: json_kind(other),
-                });
-            }
-        };
+    /// Evaluates against `vars`, the case variables (a JSON object, or the case's
+    /// [`crate::case::Vars`]).
+    pub fn eval<V: Variables + ?Sized>(&self, vars: &V) -> Result<serde_json::Value, EvalError> {
         let value = ROOT.with(|root| {
             let mut scope = root.new_inner_scope();
             for (name, reach) in &self.reach {
-                if let Some(v) = obj.get(name) {
+                if let Some(v) = vars.var(name) {
                     scope.add_variable_from_value(name.as_str(), reach.project(v));
                 }
             }
@@ -232,7 +234,7 @@ impl Expr {
     }
 
     /// Evaluates and requires a boolean.
-    pub fn eval_bool(&self, vars: &serde_json::Value) -> Result<bool, EvalError> {
+    pub fn eval_bool<V: Variables + ?Sized>(&self, vars: &V) -> Result<bool, EvalError> {
         match self.eval(vars)? {
             serde_json::Value::Bool(b) => Ok(b),
             other => Err(EvalError::NotBool {
@@ -365,17 +367,6 @@ pub(crate) fn literal_kind(l: &LiteralValue) -> &'static str {
         LiteralValue::Double(_) | LiteralValue::Int(_) | LiteralValue::UInt(_) => "number",
         LiteralValue::Null => "null",
         LiteralValue::String(_) => "string",
-    }
-}
-
-fn json_kind(v: &serde_json::Value) -> &'static str {
-    match v {
-        serde_json::Value::Null => "null",
-        serde_json::Value::Bool(_) => "a boolean",
-        serde_json::Value::Number(_) => "a number",
-        serde_json::Value::String(_) => "a string",
-        serde_json::Value::Array(_) => "an array",
-        serde_json::Value::Object(_) => "an object",
     }
 }
 

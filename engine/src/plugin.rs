@@ -133,8 +133,8 @@ pub struct ReasonCode {
 /// Output of a successful plugin call.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepOutput {
-    /// The result document; lands in the node's `result` variable.
-    pub result: serde_json::Value,
+    /// The result document; lands in the node's `result` variable (shared, not copied).
+    pub result: std::sync::Arc<serde_json::Value>,
     /// Optional routing outcome suggested by the plugin (e.g. `approve`, `refer`).
     pub outcome: Option<String>,
     pub score: Option<f64>,

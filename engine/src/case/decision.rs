@@ -4,6 +4,7 @@
 use super::event::{Event, IncidentCause};
 use super::ids::TokenId;
 use super::machine::Tx;
+use super::vars::Vars;
 use crate::expr::Expr;
 use crate::flow::{DecisionNode, NodeId};
 use serde_json::Value;
@@ -55,7 +56,7 @@ pub(super) fn route(tx: &mut Tx<'_>, token: TokenId, node: &NodeId, d: &Decision
 /// The values of the variable paths the expressions read (`null` where absent).
 pub(super) fn read_values<'e>(
     exprs: impl IntoIterator<Item = &'e Expr>,
-    vars: &Value,
+    vars: &Vars,
 ) -> BTreeMap<String, Value> {
     let mut out = BTreeMap::new();
     for e in exprs {
@@ -67,6 +68,8 @@ pub(super) fn read_values<'e>(
     out
 }
 
-fn lookup<'v>(vars: &'v Value, path: &str) -> Option<&'v Value> {
-    path.split('.').try_fold(vars, |v, seg| v.get(seg))
+fn lookup<'v>(vars: &'v Vars, path: &str) -> Option<&'v Value> {
+    let mut segs = path.split('.');
+    let first = vars.get(segs.next()?)?;
+    segs.try_fold(first, |v, seg| v.get(seg))
 }

@@ -10,6 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -18,7 +19,8 @@ pub enum Event {
         case_id: CaseId,
         flow_id: String,
         flow_hash: String,
-        input: Value,
+        /// Shared with the case variables.
+        input: Arc<Value>,
         initiator: String,
         business_date: NaiveDate,
         at: DateTime<Utc>,

@@ -8,8 +8,6 @@ use super::event::Event;
 use super::ids::TaskId;
 use super::state::{Act, CaseState, CaseStatus, Task, Timer, Token, Wait};
 use crate::flow::{Flow, NodeId, NodeKind};
-use serde_json::Value;
-use std::sync::Arc;
 
 impl CaseState {
     fn next_attempt(&mut self, node: &NodeId) -> u32 {
@@ -90,10 +88,8 @@ impl CaseState {
                 if let Some(t) = self.tokens.get_mut(token) {
                     t.wait = Wait::Moving;
                 }
-                if let Some(name) = result_var
-                    && let Value::Object(vars) = Arc::make_mut(&mut self.vars)
-                {
-                    vars.insert(name.clone(), output.result.clone());
+                if let Some(name) = result_var {
+                    self.vars.insert(name.clone(), output.result.clone());
                 }
             }
             Event::StepFailed {

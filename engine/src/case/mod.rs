@@ -23,6 +23,7 @@ mod reject;
 mod state;
 mod step;
 mod timer;
+mod vars;
 
 #[cfg(test)]
 mod tests;
@@ -34,6 +35,7 @@ pub use evolve::evolve;
 pub use ids::{Actor, CaseId, TaskId, TimerId, TokenId};
 pub use reject::{FourEyes, Rejected, RejectionClass};
 pub use state::{Act, CaseState, CaseStatus, Task, Timer, Token, Wait};
+pub use vars::Vars;
 
 use crate::flow::{Flow, NodeId, NodeKind};
 use crate::plugin::StepInput;
@@ -71,7 +73,7 @@ pub fn start(
         case_id: cmd.case_id,
         flow_id: flow.id().to_string(),
         flow_hash: flow.hash().to_string(),
-        input: cmd.input,
+        input: std::sync::Arc::new(cmd.input),
         initiator: cmd.initiator,
         business_date: cmd.business_date.unwrap_or_else(|| now.date_naive()),
         at: now,
@@ -236,7 +238,7 @@ pub fn step_input(flow: &Flow, state: &CaseState, node: &NodeId) -> Option<StepI
         config: task.config_json.clone(),
         // Canonical (keys sorted): the live state and one replayed from the stored history
         // give the same text, so the recorded input digest can be checked later.
-        vars: crate::store::chain::canonical_json(state.vars()),
+        vars: state.vars().canonical_json(),
         business_date: state.business_date().format("%Y-%m-%d").to_string(),
     })
 }

@@ -3,13 +3,12 @@
 
 use super::event::{Event, IncidentCause};
 use super::ids::{CaseId, TaskId, TimerId, TokenId};
+use super::vars::Vars;
 use crate::flow::NodeId;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -154,9 +153,9 @@ pub struct CaseState {
     pub(super) business_date: NaiveDate,
     pub(super) started_at: DateTime<Utc>,
     pub(super) updated_at: DateTime<Utc>,
-    /// Case variables: always a JSON object. Shared between clones of the state until a
-    /// step result changes them (the runtime clones the state for every transition).
-    pub(super) vars: Arc<Value>,
+    /// Case variables: the input overlaid by step results, shared with the events that
+    /// brought them (cloning the state copies no JSON).
+    pub(super) vars: Vars,
     pub(super) tokens: BTreeMap<TokenId, Token>,
     pub(super) next_token: u32,
     pub(super) tasks: BTreeMap<TaskId, Task>,
@@ -196,8 +195,8 @@ impl CaseState {
     pub fn updated_at(&self) -> DateTime<Utc> {
         self.updated_at
     }
-    /// The case variables (a JSON object).
-    pub fn vars(&self) -> &Value {
+    /// The case variables (one JSON object).
+    pub fn vars(&self) -> &Vars {
         &self.vars
     }
     pub fn tokens(&self) -> impl Iterator<Item = &Token> {
@@ -248,10 +247,6 @@ impl CaseState {
         else {
             return None;
         };
-        let vars = match input {
-            Value::Object(m) => Value::Object(m.clone()),
-            _ => Value::Object(serde_json::Map::new()),
-        };
         Some(CaseState {
             case_id: *case_id,
             flow_id: flow_id.clone(),
@@ -261,7 +256,7 @@ impl CaseState {
             business_date: *business_date,
             started_at: *at,
             updated_at: *at,
-            vars: Arc::new(vars),
+            vars: Vars::from_input(input.clone()),
             tokens: BTreeMap::new(),
             next_token: 0,
             tasks: BTreeMap::new(),

@@ -61,7 +61,7 @@ impl Plugins for Counting {
             })
         } else {
             Ok(StepOutput {
-                result: json!({ "runs": n }),
+                result: json!({ "runs": n }).into(),
                 outcome: None,
                 score: None,
                 reasons: Vec::new(),

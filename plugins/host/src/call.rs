@@ -404,7 +404,7 @@ fn check_output(
         ));
     }
     Ok(StepOutput {
-        result,
+        result: result.into(),
         outcome: output.outcome,
         score: output.score,
         reasons: output

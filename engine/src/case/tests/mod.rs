@@ -212,7 +212,7 @@ pub(super) fn build(plugin: &str) -> PluginBuild {
 
 pub(super) fn output(result: Value) -> StepOutput {
     StepOutput {
-        result,
+        result: result.into(),
         outcome: None,
         score: None,
         reasons: Vec::new(),

@@ -37,7 +37,7 @@ fn a_result_lands_in_its_variable_and_is_recorded_for_audit() {
     assert_eq!(plugin, &build("scorecard@1"));
     assert_eq!(*duration_us, 1500);
     assert_eq!(input_digest, &"d".repeat(64));
-    assert_eq!(output.result, json!({"ok": true}));
+    assert_eq!(*output.result, json!({"ok": true}));
     assert_eq!(result_var.as_deref(), Some("docs"));
     assert_eq!(case.state.vars()["docs"], json!({"ok": true}));
     assert_eq!(

@@ -28,7 +28,7 @@ fn run_all(registry: &Registry) -> String {
             .expect("bundled plugin");
         let (line, result) = match report.output {
             Ok(output) => {
-                let result = output.result.clone();
+                let result = (*output.result).clone();
                 let line = json!({
                     "result": output.result,
                     "outcome": output.outcome,

@@ -156,7 +156,7 @@ fn a_result_that_is_not_json_is_malformed_output() {
         error.message
     );
     let fine = raw().call(&input(json!("fine")), &limits());
-    assert_eq!(fine.report.output.unwrap().result, json!({}));
+    assert_eq!(*fine.report.output.unwrap().result, json!({}));
 }
 
 #[test]

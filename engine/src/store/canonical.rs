@@ -4,8 +4,9 @@
 //! tree first. Events are written this way on every transition, and building their
 //! trees (every key a `String`, every object an index map) cost more than the rest.
 //!
-//! An object's members are written to a scratch buffer as they come, then copied out in
-//! key order; arrays and scalars go straight to the output.
+//! Everything is written straight to the output. An object's members are written as they
+//! come; only when a key arrives out of order are the object's members copied aside once
+//! and written back sorted (Rust structs and sorted maps never need it).
 
 use super::chain::write_str;
 use serde::ser::{self, Impossible, Serialize};
@@ -64,11 +65,14 @@ impl<'a> Canonical<'a> {
     }
 
     fn object(self) -> Object<'a> {
+        let open = self.out.len();
+        self.out.push(b'{');
         Object {
             out: self.out,
             skip_key: self.skip_key,
-            buf: Vec::new(),
+            open,
             members: Vec::new(),
+            sorted: true,
             key: None,
         }
     }
@@ -266,13 +270,17 @@ array_trait!(SerializeSeq, serialize_element);
 array_trait!(SerializeTuple, serialize_element);
 array_trait!(SerializeTupleStruct, serialize_field);
 
-/// An object: members are written to `buf` as they come and copied out sorted at `end`.
+/// An object: members are written to `out` as they come, and sorted at `end` only if they
+/// did not come in key order.
 struct Object<'a> {
     out: &'a mut Vec<u8>,
     skip_key: Option<&'static str>,
-    buf: Vec<u8>,
-    /// Key and the range of its value in `buf`.
+    /// Where the object's `{` is in `out`.
+    open: usize,
+    /// Key and the range in `out` of each member's `"key":value`, in arrival order.
     members: Vec<(Cow<'static, str>, usize, usize)>,
+    /// Whether every key so far came after the one before it.
+    sorted: bool,
     /// The key of a map entry whose value comes next.
     key: Option<String>,
 }
@@ -282,29 +290,38 @@ impl<'a> Object<'a> {
         if self.skip_key == Some(key.as_ref()) {
             return Ok(());
         }
-        let start = self.buf.len();
-        value.serialize(Canonical::nested(&mut self.buf))?;
-        self.members.push((key, start, self.buf.len()));
+        if let Some((last, ..)) = self.members.last() {
+            self.sorted &= *last <= key;
+            self.out.push(b',');
+        }
+        let start = self.out.len();
+        write_str(&key, self.out);
+        self.out.push(b':');
+        value.serialize(Canonical::nested(self.out))?;
+        self.members.push((key, start, self.out.len()));
         Ok(())
     }
 
-    /// Writes the members sorted by key; hands back the output buffer.
+    /// Sorts the members by key if they did not come so (a stable sort, as before), and
+    /// closes the object; hands back the output buffer.
     fn close(self) -> &'a mut Vec<u8> {
         let Object {
             out,
-            buf,
+            open,
             mut members,
+            sorted,
             ..
         } = self;
-        members.sort_by(|a, b| a.0.cmp(&b.0));
-        out.push(b'{');
-        for (i, (key, start, end)) in members.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
+        if !sorted {
+            let body = out.split_off(open + 1);
+            let base = open + 1;
+            members.sort_by(|a, b| a.0.cmp(&b.0));
+            for (i, (_, start, end)) in members.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(&body[start - base..end - base]);
             }
-            write_str(key, out);
-            out.push(b':');
-            out.extend_from_slice(&buf[*start..*end]);
         }
         out.push(b'}');
         out

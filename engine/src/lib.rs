@@ -4,6 +4,7 @@
 //! edges (`store`, `runtime`); `flow`, `expr` and `case` are pure.
 
 pub mod case;
+pub mod doc;
 pub mod expr;
 pub mod flow;
 pub mod plugin;

@@ -134,7 +134,7 @@ pub struct ReasonCode {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepOutput {
     /// The result document; lands in the node's `result` variable (shared, not copied).
-    pub result: std::sync::Arc<serde_json::Value>,
+    pub result: crate::doc::Doc,
     /// Optional routing outcome suggested by the plugin (e.g. `approve`, `refer`).
     pub outcome: Option<String>,
     pub score: Option<f64>,

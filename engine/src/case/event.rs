@@ -4,13 +4,13 @@
 //! them, so a field, once shipped, keeps its name and meaning.
 
 use super::ids::{Actor, CaseId, TaskId, TimerId, TokenId};
+use crate::doc::Doc;
 use crate::flow::NodeId;
 use crate::plugin::{PluginBuild, StepError, StepOutput};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -20,7 +20,7 @@ pub enum Event {
         flow_id: String,
         flow_hash: String,
         /// Shared with the case variables.
-        input: Arc<Value>,
+        input: Doc,
         initiator: String,
         business_date: NaiveDate,
         at: DateTime<Utc>,

@@ -73,7 +73,7 @@ pub fn start(
         case_id: cmd.case_id,
         flow_id: flow.id().to_string(),
         flow_hash: flow.hash().to_string(),
-        input: std::sync::Arc::new(cmd.input),
+        input: crate::doc::Doc::new(cmd.input),
         initiator: cmd.initiator,
         business_date: cmd.business_date.unwrap_or_else(|| now.date_naive()),
         at: now,

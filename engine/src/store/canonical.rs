@@ -32,6 +32,36 @@ impl ser::Error for CanonicalError {
     }
 }
 
+/// The name of the newtype struct by which a value hands this writer its canonical text,
+/// ready made (see [`writing`] and `crate::doc::Doc`).
+pub(crate) const RAW: &str = "$docket::canonical::raw";
+
+thread_local! {
+    static WRITING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether this thread is inside [`to_canonical_json`]: a value that keeps its canonical
+/// text may then serialise as `serialize_newtype_struct(RAW, text)`, which is copied as it
+/// is. Only this writer ever sees that form.
+pub(crate) fn writing() -> bool {
+    WRITING.with(|w| w.get())
+}
+
+/// Sets [`writing`] for its lifetime (restoring what was there, on unwinding too).
+struct Writing(bool);
+
+impl Writing {
+    fn start() -> Writing {
+        Writing(WRITING.with(|w| w.replace(true)))
+    }
+}
+
+impl Drop for Writing {
+    fn drop(&mut self) {
+        WRITING.with(|w| w.set(self.0));
+    }
+}
+
 /// `value` as canonical JSON text. `skip_key` leaves out one member of the top-level
 /// object (the event store keeps an event's `type` tag in its own column).
 pub fn to_canonical_json<T: Serialize + ?Sized>(
@@ -39,10 +69,12 @@ pub fn to_canonical_json<T: Serialize + ?Sized>(
     skip_key: Option<&'static str>,
 ) -> Result<String, CanonicalError> {
     let mut out = Vec::with_capacity(512);
+    let writing = Writing::start();
     value.serialize(Canonical {
         out: &mut out,
         skip_key,
     })?;
+    drop(writing);
     // Only JSON text (valid UTF-8: keys and strings come from `str`) was written.
     String::from_utf8(out).map_err(|e| CanonicalError(e.to_string()))
 }
@@ -163,9 +195,15 @@ impl<'a> ser::Serializer for Canonical<'a> {
     }
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
         self,
-        _name: &'static str,
+        name: &'static str,
         value: &T,
     ) -> Result<()> {
+        if name == RAW {
+            if self.skip_key.is_some() {
+                return Err(CanonicalError("ready-made text has no key to skip".into()));
+            }
+            return value.serialize(RawText(self.out));
+        }
         value.serialize(self)
     }
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
@@ -394,6 +432,116 @@ impl ser::SerializeStructVariant for Variant<Object<'_>> {
         let Variant(object) = self;
         object.close().push(b'}');
         Ok(())
+    }
+}
+
+/// Takes a ready-made canonical text (a `str`) and copies it as it is.
+struct RawText<'a>(&'a mut Vec<u8>);
+
+/// Raw text serializer methods that refuse anything but a string.
+macro_rules! not_text {
+    ($($m:ident($t:ty)),*) => {
+        $(fn $m(self, _: $t) -> Result<()> {
+            Err(raw_error())
+        })*
+    };
+}
+
+fn raw_error() -> CanonicalError {
+    CanonicalError("ready-made canonical text must be a string".into())
+}
+
+impl ser::Serializer for RawText<'_> {
+    type Ok = ();
+    type Error = CanonicalError;
+    type SerializeSeq = Impossible<(), CanonicalError>;
+    type SerializeTuple = Impossible<(), CanonicalError>;
+    type SerializeTupleStruct = Impossible<(), CanonicalError>;
+    type SerializeTupleVariant = Impossible<(), CanonicalError>;
+    type SerializeMap = Impossible<(), CanonicalError>;
+    type SerializeStruct = Impossible<(), CanonicalError>;
+    type SerializeStructVariant = Impossible<(), CanonicalError>;
+
+    fn serialize_str(self, v: &str) -> Result<()> {
+        self.0.extend_from_slice(v.as_bytes());
+        Ok(())
+    }
+    not_text!(
+        serialize_bool(bool),
+        serialize_i8(i8),
+        serialize_i16(i16),
+        serialize_i32(i32),
+        serialize_i64(i64),
+        serialize_u8(u8),
+        serialize_u16(u16),
+        serialize_u32(u32),
+        serialize_u64(u64),
+        serialize_f32(f32),
+        serialize_f64(f64),
+        serialize_char(char),
+        serialize_bytes(&[u8]),
+        serialize_unit_struct(&'static str)
+    );
+    fn serialize_none(self) -> Result<()> {
+        Err(raw_error())
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result<()> {
+        Err(raw_error())
+    }
+    fn serialize_unit(self) -> Result<()> {
+        Err(raw_error())
+    }
+    fn serialize_unit_variant(self, _: &'static str, _: u32, _: &'static str) -> Result<()> {
+        Err(raw_error())
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, _: &T) -> Result<()> {
+        Err(raw_error())
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: &T,
+    ) -> Result<()> {
+        Err(raw_error())
+    }
+    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq> {
+        Err(raw_error())
+    }
+    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple> {
+        Err(raw_error())
+    }
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleStruct> {
+        Err(raw_error())
+    }
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleVariant> {
+        Err(raw_error())
+    }
+    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap> {
+        Err(raw_error())
+    }
+    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct> {
+        Err(raw_error())
+    }
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStructVariant> {
+        Err(raw_error())
     }
 }
 

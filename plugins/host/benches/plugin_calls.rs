@@ -186,7 +186,7 @@ fn retail_loan_path(registry: &Registry) -> Vec<PathNode> {
                 .output
                 .unwrap_or_else(|e| panic!("{id} on sample {case}: {e}"));
             if let (Some(name), Value::Object(map)) = (&task.result, vars) {
-                map.insert(name.clone(), std::sync::Arc::unwrap_or_clone(output.result));
+                map.insert(name.clone(), output.result.into_value());
             }
             inputs.push(input);
         }

@@ -77,9 +77,7 @@ fn every_bundled_plugin_gives_the_same_output_prepared_as_plain() {
         assert_eq!(ours.build, theirs.build);
         calls += 1;
         configs.push((task.plugin.clone(), task.config_json.clone()));
-        ours.output
-            .ok()
-            .map(|o| std::sync::Arc::unwrap_or_clone(o.result))
+        ours.output.ok().map(|o| o.result.into_value())
     });
     assert!(calls > 40, "only {calls} calls");
     // Those calls ran on snapshots, not on the plain component.

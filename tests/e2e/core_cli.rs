@@ -135,17 +135,22 @@ fn run_drives_a_case_to_its_end_and_explains_it() {
     let listed = stdout(&run_ok(&["cases", "--db", &db, "--status", "completed"]));
     assert!(listed.contains("3 case(s)"), "{listed}");
     // A rejected input changes nothing and says why.
+    let before = stdout(&run_ok(&["cases", "--db", &db]));
     let bad = write_json(dir.path(), "bad.json", &json!({"n": 1}));
     let out = docket()
         .args(["run", &flow, "--input", &bad, "--db", &db])
         .output()
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("input"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let err = String::from_utf8_lossy(&out.stderr);
+    // Said once: the refusal is not repeated as its own cause.
+    assert_eq!(
+        err.matches("does not match the flow's input schema")
+            .count(),
+        1,
+        "{err}"
     );
+    assert_eq!(stdout(&run_ok(&["cases", "--db", &db])), before);
 }
 
 #[test]

@@ -63,7 +63,7 @@ pub enum Error {
         diagnostics: Vec<Diagnostic>,
     },
     /// The state machine refused the command; nothing changed.
-    #[error("{0}")]
+    #[error(transparent)]
     Rejected(#[from] Rejected),
     #[error("task `{0}` not found")]
     UnknownTask(String),

@@ -112,6 +112,13 @@ pub(crate) async fn run(args: BenchArgs) -> Result<ExitCode> {
     let mut settled = rt.subscribe_settled();
     let deployment = rt.deploy(&file, &yaml).await?;
     let version = deployment.version.id;
+    if args.input.is_none() && deployment.version.flow_id != "retail-loan" {
+        bail!(
+            "flow `{}` needs --input FILE (a case input, or an array of them): the bundled \
+             samples used without it are retail-loan's",
+            deployment.version.flow_id
+        );
+    }
 
     // Warm-up: one case end to end, so plugin compilation is not in the figures.
     let warm = rt

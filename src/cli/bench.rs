@@ -92,6 +92,18 @@ pub(crate) async fn run(args: BenchArgs) -> Result<ExitCode> {
         },
     };
     let (file, yaml) = read_flow(&args.flow)?;
+    // Refused before the database is opened, so a refusal leaves nothing behind. (A flow
+    // that does not load is reported by the deployment below, with its diagnostics.)
+    if args.input.is_none()
+        && let Ok((flow, _)) = engine::flow::load(&file, &yaml, None)
+        && flow.id() != "retail-loan"
+    {
+        bail!(
+            "flow `{}` needs --input FILE (a case input, or an array of them): the bundled \
+             samples used without it are retail-loan's",
+            flow.id()
+        );
+    }
 
     let (url, _temp) = match &args.db {
         Some(url) => (url.clone(), None),
@@ -112,13 +124,6 @@ pub(crate) async fn run(args: BenchArgs) -> Result<ExitCode> {
     let mut settled = rt.subscribe_settled();
     let deployment = rt.deploy(&file, &yaml).await?;
     let version = deployment.version.id;
-    if args.input.is_none() && deployment.version.flow_id != "retail-loan" {
-        bail!(
-            "flow `{}` needs --input FILE (a case input, or an array of them): the bundled \
-             samples used without it are retail-loan's",
-            deployment.version.flow_id
-        );
-    }
 
     // Warm-up: one case end to end, so plugin compilation is not in the figures.
     let warm = rt

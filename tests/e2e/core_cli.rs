@@ -432,12 +432,26 @@ fn bench_runs_the_retail_loan_path_durably_and_reports_its_figures() {
     assert!(listed.contains("41 case(s)"), "{listed}");
     run_ok(&["audit", "verify", "--db", &db]);
 
-    // Another flow's cases need their own input: refused before anything runs.
+    // Another flow's cases need their own input: refused before the database is touched.
+    let untouched = dir.path().join("untouched.db");
     let out = docket()
-        .args(["bench", "--flow", "post-loan-monitoring", "--cases", "5"])
+        .args([
+            "bench",
+            "--flow",
+            "post-loan-monitoring",
+            "--cases",
+            "5",
+            "--db",
+        ])
+        .arg(&untouched)
         .output()
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("needs --input"), "{err}");
+    assert!(
+        !untouched.exists(),
+        "a refused bench created {}",
+        untouched.display()
+    );
 }

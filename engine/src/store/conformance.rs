@@ -540,6 +540,38 @@ pub(super) async fn tasks_and_finished_cases<S: Store>(store: S) {
     );
     assert!(store.fsck().await.unwrap_or_default().is_empty());
 
+    // A case born finished owns no work either, not even what its one transition asked
+    // for; one born finished with nothing to clear is just written.
+    for arm in [true, false] {
+        let mut t = Transition::new(
+            Uuid::now_v7(),
+            ChainHead::genesis(),
+            CaseStatus::Completed,
+            t0(),
+        );
+        t.create = Some(NewCase {
+            flow_version: version,
+        });
+        t.outcome = Some("approved".into());
+        t.events.push(event("case_started", 1, t0()));
+        if arm {
+            t.arm_timers.push(NewTimer {
+                timer_id: "late".into(),
+                node: "review".into(),
+                due: t0() + Duration::hours(1),
+            });
+        }
+        store.commit(t).await.unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            store
+                .due_timers(t0() + Duration::days(1), 10)
+                .await
+                .unwrap_or_default()
+                .is_empty()
+        );
+    }
+    assert!(store.fsck().await.unwrap_or_default().is_empty());
+
     // fsck names a running case that waits for nothing.
     let (stuck, _) = start_case(&store, version).await;
     let violations = store.fsck().await.unwrap_or_default();

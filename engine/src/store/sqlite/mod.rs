@@ -113,7 +113,7 @@ impl SqliteStore {
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(Duration::from_secs(30))
         .foreign_keys(true)
-        .statement_cache_capacity(256)
+        .statement_cache_capacity(512)
         // Statement and savepoint journals in memory, not in temporary files.
         .pragma("temp_store", "memory")
         // Event payloads (0.5-3 KB) and snapshots (several KB) fit in a 16 KiB page

@@ -2,8 +2,8 @@
 //! is waiting (up to a bound), writes them in one transaction and fsyncs once.
 //!
 //! A batch of transitions is first applied with multi-row statements per table: rows are
-//! bound parameters in chunks of fixed sizes (256, 64, 16, 4, 1 rows), so each statement text
-//! is prepared once and then only re-bound. If any check fails — a duplicate
+//! bound parameters in chunks of fixed sizes (powers of two up to 256 rows, so a count is
+//! one statement per set bit), each statement text prepared once and then only re-bound. If any check fails — a duplicate
 //! `(case_id, seq)`, a stale head, a lost lease, a timer already fired — the batch is
 //! rolled back and re-applied one savepoint per transition, so only the bad transition
 //! fails and its neighbours still commit.
@@ -136,7 +136,7 @@ impl Prepared {
 
 /// Row counts of the chunks one multi-row statement is prepared for: a batch of `n` rows
 /// runs as `n / 256` statements of 256 rows, then at most three of each smaller size.
-const CHUNKS: [usize; 5] = [256, 64, 16, 4, 1];
+const CHUNKS: [usize; 9] = [256, 128, 64, 32, 16, 8, 4, 2, 1];
 
 /// One multi-row statement, its text made once per chunk size: `head`, then `row`
 /// repeated (comma-separated), then `tail`.
@@ -618,11 +618,17 @@ async fn apply(tx: &mut Tx<'_>, items: &[&Prepared]) -> Result<(), Fail> {
     }
 
     // A finished case owns no work: whatever its last transition did not clean up
-    // explicitly (a job of a cancelled branch, an SLA timer) goes with it.
+    // explicitly (a job of a cancelled branch, an SLA timer) goes with it. A case born
+    // finished in this transition owns only what the transition itself wrote: when that
+    // is nothing (the automatic path), there is nothing to clear.
     let finished: Vec<&Prepared> = items
         .iter()
         .copied()
         .filter(|p| p.t.status.is_final())
+        .filter(|p| {
+            p.t.create.is_none()
+                || !(p.t.jobs.is_empty() && p.t.arm_timers.is_empty() && p.t.open_tasks.is_empty())
+        })
         .collect();
     if !finished.is_empty() {
         let id = |a: &mut SqliteArguments, p: &&Prepared| a.add(p.case_id.clone());

@@ -166,23 +166,30 @@ pub(crate) async fn run(args: BenchArgs) -> Result<ExitCode> {
         })
     };
 
-    let mut started: HashMap<Uuid, Instant> = HashMap::with_capacity(args.cases);
-    let mut ended: HashMap<Uuid, Instant> = HashMap::with_capacity(args.cases);
-    let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
-    while ended.len() < args.cases {
-        tokio::select! {
-            Some((id, t0)) = started_rx.recv() => { started.insert(id, t0); }
-            Some(s) = settled.recv() => {
-                if ended.insert(s.case_id, Instant::now()).is_none() {
-                    window.add_permits(1);
-                    let key = match &s.outcome { Some(o) => format!("{} ({o})", s.status), None => s.status.to_string() };
-                    *outcomes.entry(key).or_default() += 1;
+    // Collected on a worker thread (a task), not on the main thread that waits for the
+    // command: otherwise every settled case wakes a third thread.
+    let cases = args.cases;
+    let collector = tokio::spawn(async move {
+        let mut started: HashMap<Uuid, Instant> = HashMap::with_capacity(cases);
+        let mut ended: HashMap<Uuid, Instant> = HashMap::with_capacity(cases);
+        let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
+        while ended.len() < cases {
+            tokio::select! {
+                Some((id, t0)) = started_rx.recv() => { started.insert(id, t0); }
+                Some(s) = settled.recv() => {
+                    if ended.insert(s.case_id, Instant::now()).is_none() {
+                        window.add_permits(1);
+                        let key = match &s.outcome { Some(o) => format!("{} ({o})", s.status), None => s.status.to_string() };
+                        *outcomes.entry(key).or_default() += 1;
+                    }
                 }
+                else => break,
             }
-            else => break,
         }
-    }
-    let elapsed = began.elapsed();
+        (began.elapsed(), started, ended, outcomes, started_rx)
+    });
+    let (elapsed, mut started, ended, outcomes, mut started_rx) =
+        collector.await.context("collecting settled cases")?;
     let cpu = cpu_before.zip(cpu_seconds()).map(|(a, b)| b - a);
     producer.await??;
     while let Ok((id, t0)) = started_rx.try_recv() {

@@ -6,36 +6,27 @@
 //! async scheduler twice, and under load the pool sat idle between calls.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
 type Job = Box<dyn FnOnce() + Send>;
 
 pub(super) struct PluginPool {
-    queue: mpsc::Sender<Job>,
+    queue: flume::Sender<Job>,
 }
 
 impl PluginPool {
     /// Starts `threads` threads; they end when the pool is dropped.
     pub(super) fn new(threads: usize) -> std::io::Result<PluginPool> {
-        let (queue, jobs) = mpsc::channel::<Job>();
-        let jobs = Arc::new(Mutex::new(jobs));
+        let (queue, jobs) = flume::unbounded::<Job>();
         for i in 0..threads.max(1) {
             let jobs = jobs.clone();
             std::thread::Builder::new()
                 .name(format!("docket-plugins-{i}"))
                 .spawn(move || {
-                    loop {
-                        // One idle thread waits on the queue; the others wait for the lock.
-                        let job = match jobs.lock() {
-                            Ok(rx) => rx.recv(),
-                            Err(poisoned) => poisoned.into_inner().recv(),
-                        };
-                        match job {
-                            Ok(job) => job(),
-                            Err(_) => return,
-                        }
+                    // Every idle thread waits on the queue itself (no lock passed between
+                    // them): a job wakes one thread, and a busy queue wakes none.
+                    while let Ok(job) = jobs.recv() {
+                        job();
                     }
                 })?;
         }
@@ -70,6 +61,7 @@ impl PluginPool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     #[tokio::test]
     async fn runs_jobs_off_the_async_threads_and_reports_panics() {

@@ -32,7 +32,7 @@ pub(crate) async fn run(cmd: AuditCommand) -> Result<ExitCode> {
 }
 
 async fn verify(args: FsckArgs) -> Result<ExitCode> {
-    let store = args.db.open().await?;
+    let store = args.db.open_existing().await?;
     let report = audit::verify(&store).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -59,7 +59,7 @@ async fn verify(args: FsckArgs) -> Result<ExitCode> {
 }
 
 pub(crate) async fn fsck(args: FsckArgs) -> Result<ExitCode> {
-    let store = args.db.open().await?;
+    let store = args.db.open_existing().await?;
     let violations = store.fsck().await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&violations)?);

@@ -21,6 +21,10 @@ pub(crate) const FLOWS: &[(&str, &str)] = &[
     ),
 ];
 
+/// The sample approver directory (`workflows/directory/approvers.yaml`): who may act on
+/// the bundled flows' tasks when no directory is given and none is in the current one.
+pub(crate) const APPROVERS: &str = include_str!("../../workflows/directory/approvers.yaml");
+
 /// The retail-loan automatic-path samples (`workflows/samples/retail-loan/auto-*.json`):
 /// what `docket bench` runs by default.
 pub(crate) const RETAIL_AUTO_SAMPLES: &[(&str, &str)] = &[

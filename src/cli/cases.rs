@@ -33,7 +33,7 @@ pub(crate) async fn run(args: CasesArgs) -> Result<ExitCode> {
             }
         },
     };
-    let store = args.db.open().await?;
+    let store = args.db.open_existing().await?;
     let cases = store
         .list_cases(&CaseFilter {
             status,

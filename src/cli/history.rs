@@ -22,7 +22,7 @@ pub(crate) struct HistoryArgs {
 pub(crate) async fn run(args: HistoryArgs) -> Result<ExitCode> {
     let id = uuid::Uuid::parse_str(args.case.trim())
         .with_context(|| format!("`{}` is not a case id", args.case))?;
-    let store = args.db.open().await?;
+    let store = args.db.open_existing().await?;
     let case = store.load_case(id).await?;
     let events = store.events(id, 0).await?;
     if args.json {

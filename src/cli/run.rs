@@ -17,14 +17,29 @@ pub(crate) const DEFAULT_DB: &str = "docket.db";
 /// `--db` for every store-backed command.
 #[derive(Args, Debug, Clone)]
 pub(crate) struct DbArg {
-    /// Database: `sqlite://FILE`, `sqlite:FILE` or a file path (created if missing).
+    /// Database: `sqlite://FILE`, `sqlite:FILE` or a file path (`run` and `start` create
+    /// it if missing).
     #[arg(long, env = "DOCKET_DB", default_value = DEFAULT_DB)]
     pub(crate) db: String,
 }
 
 impl DbArg {
+    /// Opens the database, creating it if missing (commands that deploy and start cases).
     pub(crate) async fn open(&self) -> Result<SqliteStore> {
-        SqliteStore::open(&self.db)
+        self.open_with(true).await
+    }
+
+    /// Opens a database that must exist already (commands that read or act on cases).
+    pub(crate) async fn open_existing(&self) -> Result<SqliteStore> {
+        self.open_with(false).await
+    }
+
+    async fn open_with(&self, create: bool) -> Result<SqliteStore> {
+        let options = engine::store::SqliteOptions {
+            create,
+            ..Default::default()
+        };
+        SqliteStore::open_with(&self.db, options)
             .await
             .with_context(|| format!("opening database {}", self.db))
     }

@@ -17,7 +17,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-/// The approver directory used when `--directory` is not given.
+/// The approver directory used when `--directory` is not given: this file under the
+/// current directory, else the sample directory bundled in the binary (so the bundled
+/// flows can be driven from any directory, as `docket run` can).
 const DEFAULT_DIRECTORY: &str = "workflows/directory/approvers.yaml";
 
 #[derive(Args, Debug)]
@@ -49,9 +51,10 @@ pub(crate) struct CompleteArgs {
     user: String,
     #[arg(long)]
     comment: Option<String>,
-    /// Approver directory (user → roles, authority limit).
-    #[arg(long, default_value = DEFAULT_DIRECTORY)]
-    directory: PathBuf,
+    /// Approver directory (user → roles, authority limit) [default:
+    /// workflows/directory/approvers.yaml, else the bundled sample directory].
+    #[arg(long)]
+    directory: Option<PathBuf>,
     #[command(flatten)]
     db: DbArg,
 }
@@ -70,16 +73,30 @@ struct Approver {
     authority_limit: Option<f64>,
 }
 
-fn actor(directory: &Path, user: &str) -> Result<Actor> {
-    let text = std::fs::read_to_string(directory)
-        .with_context(|| format!("reading the approver directory {}", directory.display()))?;
-    let dir: Directory = serde_saphyr::from_str(&text)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", directory.display()))?;
+/// The approver directory to use: `(name for messages, YAML)`.
+fn read_directory(given: Option<&Path>) -> Result<(String, String)> {
+    let local = Path::new(DEFAULT_DIRECTORY);
+    let path = match given {
+        Some(path) => path,
+        None if local.is_file() => local,
+        None => {
+            return Ok((
+                format!("{DEFAULT_DIRECTORY} (bundled)"),
+                crate::cli::bundled::APPROVERS.to_string(),
+            ));
+        }
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the approver directory {}", path.display()))?;
+    Ok((path.display().to_string(), text))
+}
+
+fn actor(directory: Option<&Path>, user: &str) -> Result<Actor> {
+    let (name, text) = read_directory(directory)?;
+    let dir: Directory =
+        serde_saphyr::from_str(&text).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
     let Some(a) = dir.approvers.get(user) else {
-        bail!(
-            "`{user}` is not in the approver directory {}",
-            directory.display()
-        );
+        bail!("`{user}` is not in the approver directory {name}");
     };
     Ok(Actor {
         user: user.to_string(),
@@ -89,7 +106,7 @@ fn actor(directory: &Path, user: &str) -> Result<Actor> {
 }
 
 pub(crate) async fn list(args: TasksArgs) -> Result<ExitCode> {
-    let store = args.db.open().await?;
+    let store = args.db.open_existing().await?;
     let tasks = store.open_tasks(args.role.as_deref()).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&tasks)?);
@@ -120,8 +137,8 @@ pub(crate) async fn list(args: TasksArgs) -> Result<ExitCode> {
 
 pub(crate) async fn run(cmd: TaskCommand) -> Result<ExitCode> {
     let TaskCommand::Complete(args) = cmd;
-    let actor = actor(&args.directory, &args.user)?;
-    let store = args.db.open().await?;
+    let actor = actor(args.directory.as_deref(), &args.user)?;
+    let store = args.db.open_existing().await?;
     let rt = runtime(store.clone(), crate::cli::run::one_shot_config())?;
     match rt
         .act(&args.task, &args.action, actor, args.comment, true)

@@ -28,7 +28,7 @@ pub(crate) struct WorkerArgs {
 }
 
 pub(crate) async fn run(args: WorkerArgs) -> Result<ExitCode> {
-    let store = args.db.open().await?;
+    let store = args.db.open_existing().await?;
     let mut config = Config::default();
     if let Some(id) = args.worker_id {
         config.owner = id;

@@ -455,3 +455,120 @@ fn bench_runs_the_retail_loan_path_durably_and_reports_its_figures() {
         untouched.display()
     );
 }
+
+#[test]
+fn commands_that_need_a_database_refuse_a_missing_one_and_bundled_flows_run_anywhere() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let missing = dir.path().join("typo.db").display().to_string();
+    let some_case = "01936a5e-0000-7000-8000-000000000000";
+    for args in [
+        vec!["cases"],
+        vec!["history", some_case],
+        vec!["tasks"],
+        vec![
+            "task",
+            "complete",
+            "t",
+            "--action",
+            "approve",
+            "--as",
+            "officer.li",
+        ],
+        vec!["audit", "verify"],
+        vec!["fsck"],
+        vec!["worker", "--until-idle"],
+    ] {
+        let out = docket()
+            .args(&args)
+            .args(["--db", &missing])
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains(&format!("no database at {missing}")),
+            "{args:?}: {err}"
+        );
+        assert!(!Path::new(&missing).exists(), "{args:?} created {missing}");
+    }
+    // A database that cannot be created is said once, not once per layer of the driver.
+    let nowhere = dir.path().join("no/such/dir/x.db").display().to_string();
+    let out = docket()
+        .args([
+            "start",
+            "retail-loan",
+            "--input",
+            "workflows/samples/retail-loan/auto-approve.json",
+        ])
+        .args(["--count", "1", "--db", &nowhere])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(
+        err.matches("unable to open database file").count(),
+        1,
+        "{err}"
+    );
+
+    // Outside a checkout: the bundled flow, and the bundled approver directory.
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("workflows/samples/retail-loan/grey-zone.json")
+        .display()
+        .to_string();
+    let elsewhere = |args: &[&str]| {
+        let out = docket()
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            out.status.success(),
+            "docket {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    };
+    let text = stdout(&elsewhere(&[
+        "run",
+        "retail-loan",
+        "--input",
+        &sample,
+        "--db",
+        "here.db",
+    ]));
+    assert!(text.contains("status: waiting"), "{text}");
+    let out = elsewhere(&["tasks", "--db", "here.db", "--json"]);
+    let tasks: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let task = tasks[0]["task_id"].as_str().unwrap_or_default().to_string();
+    let case = tasks[0]["case_id"].as_str().unwrap_or_default().to_string();
+    elsewhere(&[
+        "task",
+        "complete",
+        &task,
+        "--action",
+        "approve",
+        "--as",
+        "officer.li",
+        "--db",
+        "here.db",
+    ]);
+    let history = stdout(&elsewhere(&["history", &case, "--db", "here.db", "--json"]));
+    assert!(history.contains("officer.li"), "{history}");
+    // A user the directory does not know is refused, naming the directory used.
+    let out = docket()
+        .current_dir(dir.path())
+        .args([
+            "task", "complete", &task, "--action", "approve", "--as", "nobody",
+        ])
+        .args(["--db", "here.db"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        err.contains(
+            "`nobody` is not in the approver directory workflows/directory/approvers.yaml (bundled)"
+        ),
+        "{err}"
+    );
+}

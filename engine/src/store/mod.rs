@@ -23,7 +23,7 @@ use std::time::Duration;
 use uuid::Uuid;
 
 pub use audit::{AuditReport, BrokenChain};
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteOptions, SqliteStore};
 
 /// Wall-clock instant; always passed in by the caller, never read by the store.
 pub type Time = DateTime<Utc>;
@@ -52,28 +52,33 @@ pub enum Error {
     /// A stored row could not be decoded: a bug or a hand-edited database.
     #[error("corrupt row in {place}: {detail}")]
     Corrupt { place: &'static str, detail: String },
-    #[error("database error in {place}: {source}")]
+    // The sqlx errors below are said in the message and not exposed as a `source`: sqlx
+    // repeats its own message in its source chain, so a report walking the chain said
+    // "unable to open database file" three times.
+    #[error("database error in {place}: {error}")]
     Database {
         place: &'static str,
-        #[source]
-        source: sqlx::Error,
+        error: sqlx::Error,
     },
     #[error("migrating the database failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("invalid database url `{url}`: {source}")]
-    Url {
-        url: String,
-        #[source]
-        source: sqlx::Error,
-    },
+    Migrate(sqlx::migrate::MigrateError),
+    #[error("invalid database url `{url}`: {error}")]
+    Url { url: String, error: sqlx::Error },
+    /// A command that works on an existing database was pointed at none.
+    #[error("no database at {path} (`docket run` or `docket start` creates one)")]
+    NoDatabase { path: String },
     /// The group-commit writer has stopped (its database connection failed).
     #[error("the store's writer has stopped: {0}")]
     WriterStopped(String),
 }
 
 impl Error {
+    pub(crate) fn migrate(source: sqlx::migrate::MigrateError) -> Error {
+        Error::Migrate(source)
+    }
+
     pub(crate) fn db(place: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
-        move |source| Error::Database { place, source }
+        move |error| Error::Database { place, error }
     }
 
     /// Conflicts and lost leases mean "someone else got there first": not a failure of

@@ -48,6 +48,10 @@ pub struct SqliteOptions {
     pub max_batch: usize,
     /// Reader connections.
     pub readers: u32,
+    /// Create the database if it does not exist (else opening it fails with
+    /// [`Error::NoDatabase`]: a command that only reads or acts on existing cases must not
+    /// leave an empty database behind a mistyped path).
+    pub create: bool,
 }
 
 impl Default for SqliteOptions {
@@ -55,6 +59,7 @@ impl Default for SqliteOptions {
         SqliteOptions {
             max_batch: 512,
             readers: 4,
+            create: true,
         }
     }
 }
@@ -100,14 +105,14 @@ impl SqliteStore {
 
     pub async fn open_with(url: &str, options: SqliteOptions) -> Result<Self> {
         let connect = if url.starts_with("sqlite:") {
-            SqliteConnectOptions::from_str(url).map_err(|source| Error::Url {
+            SqliteConnectOptions::from_str(url).map_err(|error| Error::Url {
                 url: url.to_string(),
-                source,
+                error,
             })?
         } else {
             SqliteConnectOptions::new().filename(Path::new(url))
         }
-        .create_if_missing(true)
+        .create_if_missing(options.create)
         .journal_mode(SqliteJournalMode::Wal)
         // Durability is the point: a commit is acknowledged only once it is on disk.
         .synchronous(SqliteSynchronous::Full)
@@ -123,6 +128,12 @@ impl SqliteStore {
         // A WAL grown by a burst is cut back to this size once it restarts.
         .pragma("journal_size_limit", "134217728");
 
+        let file = connect.get_filename();
+        if !options.create && file != Path::new(":memory:") && !file.exists() {
+            return Err(Error::NoDatabase {
+                path: file.display().to_string(),
+            });
+        }
         let mut write = connect
             .clone()
             // A full batch dirties ~8 MiB; a cache that holds it does not spill pages into
@@ -136,7 +147,8 @@ impl SqliteStore {
             .map_err(Error::db("opening the write connection"))?;
         sqlx::migrate!("src/store/sqlite/migrations")
             .run(&mut write)
-            .await?;
+            .await
+            .map_err(Error::migrate)?;
         let read = SqlitePoolOptions::new()
             .max_connections(options.readers.max(1))
             .connect_with(connect.clone())

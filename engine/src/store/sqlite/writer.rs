@@ -250,7 +250,7 @@ impl Fail {
                 case_id: p.t.case_id,
                 timer_id: p.t.fire_timer.clone().unwrap_or_default(),
             },
-            Fail::Db(place, source) => Error::Database { place, source },
+            Fail::Db(place, error) => Error::Database { place, error },
         }
     }
 

@@ -376,7 +376,9 @@ pub struct Violation {
 /// Group-commit counters since the store was opened.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct CommitStats {
-    /// Database transactions (each one fsync).
+    /// Database transactions that committed transitions (each one fsync). Transactions
+    /// holding only claims, releases or deployments are not counted, so the mean group
+    /// commit is about transitions alone.
     pub transactions: u64,
     /// Case transitions committed.
     pub transitions: u64,

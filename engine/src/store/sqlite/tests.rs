@@ -2,7 +2,7 @@
 //! (tampering with rows by hand, group-commit counters).
 
 use super::super::{
-    CaseStatus, ChainHead, NewCase, NewEvent, Store, Transition, audit, chain, conformance,
+    CaseStatus, ChainHead, Claim, NewCase, NewEvent, Store, Transition, audit, chain, conformance,
 };
 use super::SqliteStore;
 use serde_json::json;
@@ -200,6 +200,18 @@ async fn concurrent_commits_share_transactions() {
     // Grouped: far fewer fsyncs than transitions.
     assert!(after.transactions - before.transactions < 200, "{after:?}");
     assert!(after.mean_batch() > 1.0);
+    // A transaction holding no transition (a claim) is not a group commit.
+    store
+        .claim_jobs(Claim {
+            owner: "w".into(),
+            now: conformance::t0(),
+            lease_for: std::time::Duration::from_secs(10),
+            limit: 10,
+            reclaim_own: false,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(store.commit_stats(), after);
 }
 
 /// Stale transitions mixed into concurrent batches: the batch's statements end the whole

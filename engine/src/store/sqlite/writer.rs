@@ -895,7 +895,8 @@ async fn process(conn: &mut SqliteConnection, batch: Vec<Request>, stats: &Stats
             }
         }
         // Transitions first (see apply_commits), then the rest.
-        if !commits.is_empty() {
+        let carries_transitions = !commits.is_empty();
+        if carries_transitions {
             let prepared: Vec<&Prepared> = commits.iter().map(|(p, _)| p.as_ref()).collect();
             let results = apply_commits(conn, &prepared, stats).await?;
             let ok = results.iter().filter(|r| r.is_ok()).count() as u64;
@@ -937,7 +938,9 @@ async fn process(conn: &mut SqliteConnection, batch: Vec<Request>, stats: &Stats
             }
         }
         plain(conn, "COMMIT").await?;
-        stats.transactions.fetch_add(1, Ordering::Relaxed);
+        if carries_transitions {
+            stats.transactions.fetch_add(1, Ordering::Relaxed);
+        }
         Ok(())
     }
     .await;

@@ -51,7 +51,24 @@ enum Command {
     Plugin(cli::plugin::PluginCommand),
 }
 
+/// Output piped into a reader that stopped (`docket history … | head`) ends the command
+/// quietly with the status a shell gives a process killed by SIGPIPE, instead of a panic
+/// and a backtrace: Rust ignores SIGPIPE, so `println!` panics on the broken pipe.
+fn quiet_on_broken_pipe() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if info
+            .payload_as_str()
+            .is_some_and(|m| m.starts_with("failed printing to") && m.contains("Broken pipe"))
+        {
+            std::process::exit(141);
+        }
+        report(info)
+    }));
+}
+
 fn main() -> ExitCode {
+    quiet_on_broken_pipe();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("DOCKET_LOG")

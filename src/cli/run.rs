@@ -52,12 +52,45 @@ pub(crate) fn plugins() -> Result<Arc<dyn engine::plugin::Plugins>> {
 }
 
 pub(crate) fn runtime(store: SqliteStore, config: Config) -> Result<Runtime<SqliteStore>> {
-    Ok(Runtime::new(
-        store,
-        plugins()?,
-        Arc::new(SystemClock),
-        config,
-    ))
+    Ok(runtime_with(store, plugins()?, config))
+}
+
+pub(crate) fn runtime_with(
+    store: SqliteStore,
+    plugins: Arc<dyn engine::plugin::Plugins>,
+    config: Config,
+) -> Runtime<SqliteStore> {
+    Runtime::new(store, plugins, Arc::new(SystemClock), config)
+}
+
+/// Validates the flow (against the plugins it will run with) and checks each case input
+/// against it before anything is opened or written: a refused `run` or `start` leaves no
+/// database, flow version or case behind.
+pub(crate) fn preflight(
+    file: &str,
+    yaml: &str,
+    plugins: &dyn engine::plugin::Plugins,
+    input_file: &Path,
+    inputs: &[serde_json::Value],
+) -> Result<()> {
+    let (flow, _warnings) =
+        engine::flow::load(file, yaml, Some(plugins)).map_err(|diagnostics| {
+            engine::runtime::Error::InvalidFlow {
+                file: file.to_string(),
+                diagnostics,
+            }
+        })?;
+    for (i, input) in inputs.iter().enumerate() {
+        engine::case::check_input(&flow, input).map_err(|rejected| {
+            let place = if inputs.len() > 1 {
+                format!("{}, element {i}", input_file.display())
+            } else {
+                input_file.display().to_string()
+            };
+            anyhow::Error::from(rejected).context(place)
+        })?;
+    }
+    Ok(())
 }
 
 /// A flow argument: a YAML path, or the name of a bundled flow in `workflows/`.
@@ -131,8 +164,16 @@ pub(crate) struct RunArgs {
 pub(crate) async fn run(args: RunArgs) -> Result<ExitCode> {
     let (file, yaml) = read_flow(&args.flow)?;
     let input = read_json(&args.input)?;
+    let plugins = plugins()?;
+    preflight(
+        &file,
+        &yaml,
+        plugins.as_ref(),
+        &args.input,
+        std::slice::from_ref(&input),
+    )?;
     let store = args.db.open().await?;
-    let rt = runtime(store.clone(), one_shot_config())?;
+    let rt = runtime_with(store.clone(), plugins, one_shot_config());
     let deployment = rt.deploy(&file, &yaml).await?;
     for warning in &deployment.warnings {
         eprintln!("{warning}");

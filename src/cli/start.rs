@@ -1,6 +1,6 @@
 //! `docket start`: enqueue N cases of a flow and return at once (a worker runs them).
 
-use crate::cli::run::{DbArg, default_initiator, read_flow, read_json, runtime};
+use crate::cli::run::{DbArg, default_initiator, read_flow, read_json};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use engine::runtime::Config;
@@ -41,8 +41,10 @@ pub(crate) async fn run(args: StartArgs) -> Result<ExitCode> {
     if inputs.is_empty() {
         bail!("{}: the input array is empty", args.input.display());
     }
+    let plugins = crate::cli::run::plugins()?;
+    crate::cli::run::preflight(&file, &yaml, plugins.as_ref(), &args.input, &inputs)?;
     let store = args.db.open().await?;
-    let rt = runtime(store, Config::default())?;
+    let rt = crate::cli::run::runtime_with(store, plugins, Config::default());
     let deployment = rt.deploy(&file, &yaml).await?;
     let version = deployment.version.id;
     let began = Instant::now();

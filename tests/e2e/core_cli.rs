@@ -491,6 +491,44 @@ fn commands_that_need_a_database_refuse_a_missing_one_and_bundled_flows_run_anyw
         );
         assert!(!Path::new(&missing).exists(), "{args:?} created {missing}");
     }
+    // A refused `run` or `start` (invalid flow, input the flow refuses) writes nothing,
+    // not even the database it would have created.
+    let flow = fixture("approval-flow.yaml").display().to_string();
+    let good = write_json(dir.path(), "good.json", &input(1, 500, "fast"));
+    let bad = write_json(dir.path(), "bad.json", &json!({"n": 1}));
+    let mixed = write_json(
+        dir.path(),
+        "mixed.json",
+        &json!([input(1, 500, "fast"), {"n": 2}]),
+    );
+    let unknown_plugin = dir.path().join("unknown-plugin.yaml");
+    let yaml = std::fs::read_to_string(&flow)
+        .unwrap_or_default()
+        .replace("ocr-check@1", "no-such-plugin@1");
+    std::fs::write(&unknown_plugin, yaml).unwrap_or_else(|e| panic!("{e}"));
+    let unknown_plugin = unknown_plugin.display().to_string();
+    for (args, says) in [
+        (
+            vec!["run", &flow, "--input", &bad],
+            "bad.json: the case input does not match",
+        ),
+        (
+            vec!["start", &flow, "--input", &mixed, "--count", "4"],
+            "mixed.json, element 1: the case input does not match",
+        ),
+        (vec!["run", &unknown_plugin, "--input", &good], "E0304"),
+    ] {
+        let out = docket()
+            .args(&args)
+            .args(["--db", &missing])
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(!Path::new(&missing).exists(), "{args:?} created {missing}");
+    }
+
     // A database that cannot be created is said once, not once per layer of the driver.
     let nowhere = dir.path().join("no/such/dir/x.db").display().to_string();
     let out = docket()

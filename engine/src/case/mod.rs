@@ -50,15 +50,10 @@ pub const MAX_NODES_PER_TRANSITION: usize = 1_000;
 /// The longest delay between two runs of a failing step.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(24 * 60 * 60);
 
-/// Starts a case: checks the input against the flow's schema (a mismatch changes
-/// nothing), makes its fields the case variables, and drives the case from the start
-/// node until it waits. Returns the new state with the transition.
-pub fn start(
-    flow: &Flow,
-    cmd: Start,
-    now: DateTime<Utc>,
-) -> Result<(CaseState, Decision), Rejected> {
-    if !cmd.input.is_object() {
+/// Whether `input` may start a case of `flow` (a JSON object its input schema accepts):
+/// what [`start`] checks first, for callers that refuse bad input before writing anything.
+pub fn check_input(flow: &Flow, input: &serde_json::Value) -> Result<(), Rejected> {
+    if !input.is_object() {
         return Err(Rejected::InvalidInput {
             errors: vec![crate::schema::SchemaError {
                 pointer: String::new(),
@@ -67,8 +62,19 @@ pub fn start(
         });
     }
     flow.input()
-        .check(&cmd.input)
-        .map_err(|errors| Rejected::InvalidInput { errors })?;
+        .check(input)
+        .map_err(|errors| Rejected::InvalidInput { errors })
+}
+
+/// Starts a case: checks the input against the flow's schema (a mismatch changes
+/// nothing), makes its fields the case variables, and drives the case from the start
+/// node until it waits. Returns the new state with the transition.
+pub fn start(
+    flow: &Flow,
+    cmd: Start,
+    now: DateTime<Utc>,
+) -> Result<(CaseState, Decision), Rejected> {
+    check_input(flow, &cmd.input)?;
     let started = Event::CaseStarted {
         case_id: cmd.case_id,
         flow_id: flow.id().to_string(),

@@ -5,6 +5,7 @@ use crate::cli::run::{DbArg, runtime};
 use anyhow::Result;
 use clap::Args;
 use engine::runtime::Config;
+use engine::store::{CaseFilter, CaseStatus, Store};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -57,5 +58,32 @@ pub(crate) async fn run(args: WorkerArgs) -> Result<ExitCode> {
         s.commit.transactions,
         s.commit.mean_batch()
     );
+    // What is left is not this worker's to do now: say what it waits for.
+    let store = rt.store();
+    let tasks = store.open_tasks(None).await?.len();
+    let incidents = store
+        .list_cases(&CaseFilter {
+            status: Some(CaseStatus::Incident),
+            flow_id: None,
+            limit: Some(INCIDENTS_COUNTED),
+        })
+        .await?
+        .len();
+    let incidents = if incidents >= INCIDENTS_COUNTED as usize {
+        format!("{incidents}+")
+    } else {
+        incidents.to_string()
+    };
+    let next = match store.next_due().await? {
+        Some(at) => format!("next work due {}", at.format("%Y-%m-%d %H:%M:%S UTC")),
+        None => "no timer or job pending".into(),
+    };
+    eprintln!(
+        "left: {tasks} open task(s) (`docket tasks`), {incidents} case(s) in incident \
+         (`docket cases --status incident`), {next}"
+    );
     Ok(ExitCode::SUCCESS)
 }
+
+/// Incidents counted in the closing summary before it says "N+".
+const INCIDENTS_COUNTED: u32 = 1000;

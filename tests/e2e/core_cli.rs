@@ -171,6 +171,13 @@ fn tasks_are_acted_on_with_four_eyes_and_authority() {
         "officer.li",
     ]));
     assert!(text.contains("status: waiting"), "{text}");
+    // A worker finds nothing to do now, and says what the case waits for.
+    let out = run_ok(&["worker", "--db", &db, "--until-idle"]);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        err.contains("left: 1 open task(s)") && err.contains("next work due"),
+        "{err}"
+    );
     let out = run_ok(&["tasks", "--db", &db, "--json"]);
     let tasks: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(tasks.as_array().map(Vec::len), Some(1), "{tasks}");
@@ -273,7 +280,12 @@ fn audit_verify_catches_edited_and_deleted_history_rows() {
     run_ok(&[
         "start", &flow, "--input", &inputs, "--count", "4", "--db", &db,
     ]);
-    run_ok(&["worker", "--db", &db, "--until-idle"]);
+    let out = run_ok(&["worker", "--db", &db, "--until-idle"]);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        err.contains("left: 0 open task(s)") && err.contains("no timer or job pending"),
+        "{err}"
+    );
     let text = stdout(&run_ok(&["audit", "verify", "--db", &db]));
     assert!(
         text.contains("4 case(s)") && text.contains("all chains intact"),

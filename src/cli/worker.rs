@@ -2,7 +2,7 @@
 //! `--until-idle` until nothing is due. Resumes whatever a crashed worker left behind.
 
 use crate::cli::run::{DbArg, runtime};
-use anyhow::Result;
+use anyhow::{Context, Result, bail};
 use clap::Args;
 use engine::runtime::Config;
 use engine::store::{CaseFilter, CaseStatus, Store};
@@ -34,6 +34,8 @@ pub(crate) async fn run(args: WorkerArgs) -> Result<ExitCode> {
     if let Some(id) = args.worker_id {
         config.owner = id;
     }
+    // Held until this function returns (the process ends or the worker stops).
+    let _identity = lock_identity(&args.db.db, &config.owner)?;
     config.lease = Duration::from_secs(args.lease_secs.max(1));
     config.max_in_flight = args.max_in_flight.max(1);
     let rt = runtime(store, config)?;
@@ -87,3 +89,64 @@ pub(crate) async fn run(args: WorkerArgs) -> Result<ExitCode> {
 
 /// Incidents counted in the closing summary before it says "N+".
 const INCIDENTS_COUNTED: u32 = 1000;
+
+/// The lock that makes this process the only live worker with its identity on its database.
+///
+/// A worker resumes the leases held under its identity at once (so a restarted worker picks
+/// up a crashed one's work without waiting for the leases to expire): two live workers
+/// sharing an identity would take each other's work. The lock is an OS file lock, so a
+/// crashed worker's lock goes with its process.
+fn lock_identity(db: &str, id: &str) -> Result<std::fs::File> {
+    use sha2::{Digest, Sha256};
+    use std::io::{Read, Seek, Write};
+    let file = db_file(db);
+    let file = std::fs::canonicalize(&file).unwrap_or(file);
+    let mut key = Sha256::new();
+    key.update(file.as_os_str().as_encoded_bytes());
+    key.update([0]);
+    key.update(id.as_bytes());
+    let name = format!("docket-worker-{}.lock", &hex::encode(key.finalize())[..24]);
+    let path = std::env::temp_dir().join(name);
+    let mut lock = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("opening the worker lock {}", path.display()))?;
+    match lock.try_lock() {
+        Ok(()) => {
+            // The holder's pid, for the message another worker gets.
+            lock.set_len(0)?;
+            lock.rewind()?;
+            write!(lock, "{}", std::process::id())?;
+            Ok(lock)
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut pid = String::new();
+            let _ = lock.read_to_string(&mut pid);
+            bail!(
+                "a worker with identity `{id}` is already running on {db} (pid {}): give this \
+                 one its own --worker-id",
+                if pid.is_empty() { "?" } else { pid.trim() }
+            )
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("locking {}", path.display()))
+        }
+    }
+}
+
+/// The database file a `--db` value names (`sqlite://FILE`, `sqlite:FILE?…` or a path).
+fn db_file(db: &str) -> std::path::PathBuf {
+    let rest = db
+        .strip_prefix("sqlite://")
+        .or_else(|| db.strip_prefix("sqlite:"))
+        .unwrap_or(db);
+    let rest = if db.starts_with("sqlite:") {
+        rest.split('?').next().unwrap_or(rest)
+    } else {
+        rest
+    };
+    std::path::PathBuf::from(rest)
+}

@@ -638,3 +638,51 @@ fn output_into_a_closed_pipe_ends_quietly() {
     assert_eq!(out.status.code(), Some(141), "{err}");
     assert!(err.is_empty(), "{err}");
 }
+
+#[test]
+fn one_live_worker_per_identity_and_a_killed_one_frees_it() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let db = dir.path().join("workers.db").display().to_string();
+    let flow = fixture("crash-flow.yaml").display().to_string();
+    let inputs = write_json(dir.path(), "in.json", &json!([input(1, 10, "fast")]));
+    run_ok(&[
+        "start", &flow, "--input", &inputs, "--count", "3", "--db", &db,
+    ]);
+    let mut first = docket()
+        .args(["worker", "--db", &db, "--worker-id", "w1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Once the first worker has run the cases, it holds its identity.
+    for _ in 0..200 {
+        let listed = stdout(&run_ok(&["cases", "--db", &db, "--status", "completed"]));
+        if listed.contains("3 case(s)") {
+            break;
+        }
+        assert!(
+            first.try_wait().ok().flatten().is_none(),
+            "the worker stopped"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // Another worker under the same identity is refused while the first lives (it would
+    // take over the first one's leases).
+    let out = docket()
+        .args(["worker", "--db", &db, "--worker-id", "w1", "--until-idle"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let refused = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "{refused}");
+    assert!(
+        refused.contains("a worker with identity `w1` is already running")
+            && refused.contains(&format!("pid {}", first.id())),
+        "{refused}"
+    );
+    // Under its own identity a second worker runs beside it.
+    run_ok(&["worker", "--db", &db, "--worker-id", "w2", "--until-idle"]);
+    // A killed worker's identity is free at once.
+    first.kill().unwrap_or_else(|e| panic!("{e}"));
+    first.wait().unwrap_or_else(|e| panic!("{e}"));
+    run_ok(&["worker", "--db", &db, "--worker-id", "w1", "--until-idle"]);
+}

@@ -16,8 +16,9 @@ pub(crate) struct WorkerArgs {
     /// Exit once nothing is due now and nothing is running.
     #[arg(long)]
     until_idle: bool,
-    /// This worker's identity in job leases. A restarted worker with the same identity
-    /// resumes its own leases at once; others wait for them to expire.
+    /// This worker's identity in job leases (default: $HOSTNAME). A restarted worker with
+    /// the same identity resumes its own leases at once; others wait for them to expire.
+    /// One live worker per identity and database: run more workers with their own ids.
     #[arg(long)]
     worker_id: Option<String>,
     /// Seconds a claimed job stays leased.

@@ -472,6 +472,18 @@ fn bench_runs_the_retail_loan_path_durably_and_reports_its_figures() {
 fn commands_that_need_a_database_refuse_a_missing_one_and_bundled_flows_run_anywhere() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let missing = dir.path().join("typo.db").display().to_string();
+    // `docket ARGS --db MISSING` fails saying `says` and leaves no database behind.
+    let refused_without_writing = |args: &[&str], says: &str| {
+        let out = docket()
+            .args(args)
+            .args(["--db", &missing])
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(!Path::new(&missing).exists(), "{args:?} created {missing}");
+    };
     let some_case = "01936a5e-0000-7000-8000-000000000000";
     for args in [
         vec!["cases"],
@@ -490,18 +502,7 @@ fn commands_that_need_a_database_refuse_a_missing_one_and_bundled_flows_run_anyw
         vec!["fsck"],
         vec!["worker", "--until-idle"],
     ] {
-        let out = docket()
-            .args(&args)
-            .args(["--db", &missing])
-            .output()
-            .unwrap_or_else(|e| panic!("{e}"));
-        let err = String::from_utf8_lossy(&out.stderr).to_string();
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
-        assert!(
-            err.contains(&format!("no database at {missing}")),
-            "{args:?}: {err}"
-        );
-        assert!(!Path::new(&missing).exists(), "{args:?} created {missing}");
+        refused_without_writing(&args, &format!("no database at {missing}"));
     }
     // A refused `run` or `start` (invalid flow, input the flow refuses) writes nothing,
     // not even the database it would have created.
@@ -530,15 +531,7 @@ fn commands_that_need_a_database_refuse_a_missing_one_and_bundled_flows_run_anyw
         ),
         (vec!["run", &unknown_plugin, "--input", &good], "E0304"),
     ] {
-        let out = docket()
-            .args(&args)
-            .args(["--db", &missing])
-            .output()
-            .unwrap_or_else(|e| panic!("{e}"));
-        let err = String::from_utf8_lossy(&out.stderr).to_string();
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
-        assert!(err.contains(says), "{args:?}: {err}");
-        assert!(!Path::new(&missing).exists(), "{args:?} created {missing}");
+        refused_without_writing(&args, says);
     }
 
     // A database that cannot be created is said once, not once per layer of the driver.

@@ -465,6 +465,14 @@ pub(super) async fn flow_versions_dedupe<S: Store>(store: S) {
     );
 }
 
+async fn no_timer_due_within_a_day<S: Store>(store: &S) -> bool {
+    store
+        .due_timers(t0() + Duration::days(1), 10)
+        .await
+        .unwrap_or_default()
+        .is_empty()
+}
+
 pub(super) async fn tasks_and_finished_cases<S: Store>(store: S) {
     let version = deploy(&store, "h1").await;
     let (id, head) = start_case(&store, version).await;
@@ -531,13 +539,7 @@ pub(super) async fn tasks_and_finished_cases<S: Store>(store: S) {
     assert!(store.open_tasks(None).await.unwrap_or_default().is_empty());
     let task = store.task(&format!("{id}/review/2")).await.ok().flatten();
     assert_eq!(task.map(|t| t.open), Some(false));
-    assert!(
-        store
-            .due_timers(t0() + Duration::days(1), 10)
-            .await
-            .unwrap_or_default()
-            .is_empty()
-    );
+    assert!(no_timer_due_within_a_day(&store).await);
     assert!(store.fsck().await.unwrap_or_default().is_empty());
 
     // A case born finished owns no work either, not even what its one transition asked
@@ -562,13 +564,7 @@ pub(super) async fn tasks_and_finished_cases<S: Store>(store: S) {
             });
         }
         store.commit(t).await.unwrap_or_else(|e| panic!("{e}"));
-        assert!(
-            store
-                .due_timers(t0() + Duration::days(1), 10)
-                .await
-                .unwrap_or_default()
-                .is_empty()
-        );
+        assert!(no_timer_due_within_a_day(&store).await);
     }
     assert!(store.fsck().await.unwrap_or_default().is_empty());
 

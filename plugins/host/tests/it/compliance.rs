@@ -2,9 +2,7 @@
 //! shipped rule sets give, from inside the sandbox, the answers the host-side unit
 //! tests expect.
 
-use engine::plugin::{
-    CallLimits, PluginRef, Plugins, StepError, StepErrorKind, StepInput, StepOutput,
-};
+use engine::plugin::{PluginRef, Plugins, StepError, StepErrorKind, StepInput, StepOutput};
 use plugin_host::Registry;
 use serde_json::{Value, json};
 use std::sync::OnceLock;
@@ -33,7 +31,7 @@ fn call(config: Value, vars: Value) -> Result<StepOutput, StepError> {
         .call(
             &PluginRef::parse("compliance@1").unwrap(),
             &input,
-            &CallLimits::default(),
+            &super::answer_limits(),
         )
         .expect("compliance is bundled");
     assert_eq!(report.build.name, "compliance");

@@ -9,7 +9,7 @@
 //! (review its diff: it is the behaviour of the bundled plugins).
 
 use super::each_sample_call;
-use engine::plugin::{CallLimits, Plugins};
+use engine::plugin::Plugins;
 use plugin_host::Registry;
 use serde_json::json;
 use std::fmt::Write as _;
@@ -24,7 +24,7 @@ fn run_all(registry: &Registry) -> String {
     let mut out = String::new();
     each_sample_call(registry, |at, task, input| {
         let report = registry
-            .call(&task.plugin, input, &CallLimits::default())
+            .call(&task.plugin, input, &super::answer_limits())
             .expect("bundled plugin");
         let (line, result) = match report.output {
             Ok(output) => {

@@ -143,6 +143,16 @@ fn limits() -> CallLimits {
     CallLimits::default()
 }
 
+/// For calls whose subject is the plugin's answer, not its speed: the default limits with
+/// a time limit a stalled test machine cannot reach (a call here takes well under 1 ms;
+/// a 500 ms stall once turned one into a timeout).
+fn answer_limits() -> CallLimits {
+    CallLimits {
+        timeout: std::time::Duration::from_secs(30),
+        ..CallLimits::default()
+    }
+}
+
 fn read(path: &str) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }

@@ -1,7 +1,7 @@
 //! The bundled `ocr-check` component called through the engine's plugin port: the same
 //! answers as its host-side unit tests, now from inside the sandbox.
 
-use engine::plugin::{CallLimits, PluginRef, Plugins, StepErrorKind, StepInput, StepOutput};
+use engine::plugin::{PluginRef, Plugins, StepErrorKind, StepInput, StepOutput};
 use engine::schema::Schema;
 use plugin_host::Registry;
 use serde_json::{Value, json};
@@ -47,7 +47,7 @@ fn call(config: Value, vars: Value) -> Result<StepOutput, engine::plugin::StepEr
         .call(
             &PluginRef::parse("ocr-check@1").unwrap(),
             &input,
-            &CallLimits::default(),
+            &super::answer_limits(),
         )
         .expect("ocr-check is bundled");
     assert_eq!(report.build.name, "ocr-check");

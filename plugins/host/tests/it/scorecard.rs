@@ -1,7 +1,7 @@
 //! The bundled `scorecard` component called through the engine's plugin port with the
 //! shipped retail and small-business cards.
 
-use engine::plugin::{CallLimits, PluginRef, Plugins, StepErrorKind, StepInput, StepOutput};
+use engine::plugin::{PluginRef, Plugins, StepErrorKind, StepInput, StepOutput};
 use engine::schema::Schema;
 use plugin_host::Registry;
 use serde_json::{Value, json};
@@ -23,7 +23,7 @@ fn call(card: &str, vars: Value) -> Result<StepOutput, engine::plugin::StepError
         .call(
             &PluginRef::parse("scorecard@1").unwrap(),
             &input,
-            &CallLimits::default(),
+            &super::answer_limits(),
         )
         .expect("scorecard is bundled");
     assert_eq!(report.build.name, "scorecard");

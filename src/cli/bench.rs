@@ -2,7 +2,7 @@
 //! a durable store (fsync'd group commits), printing cases/s, transitions/s, case latency
 //! percentiles and the mean group-commit size. Figures, not assertions.
 
-use crate::cli::run::{read_flow, read_json, runtime};
+use crate::cli::run::{check_inputs, plugins, read_flow, read_json, runtime_with};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use engine::runtime::Config;
@@ -92,17 +92,17 @@ pub(crate) async fn run(args: BenchArgs) -> Result<ExitCode> {
         },
     };
     let (file, yaml) = read_flow(&args.flow)?;
-    // Refused before the database is opened, so a refusal leaves nothing behind. (A flow
-    // that does not load is reported by the deployment below, with its diagnostics.)
-    if args.input.is_none()
-        && let Ok((flow, _)) = engine::flow::load(&file, &yaml, None)
-        && flow.id() != "retail-loan"
-    {
-        bail!(
+    // Refused before the database is opened, so a refusal leaves nothing behind.
+    let plugins = plugins()?;
+    let (flow, warnings) = engine::runtime::compile(&file, &yaml, plugins.as_ref())?;
+    match &args.input {
+        None if flow.id() != "retail-loan" => bail!(
             "flow `{}` needs --input FILE (a case input, or an array of them): the bundled \
              samples used without it are retail-loan's",
             flow.id()
-        );
+        ),
+        None => check_inputs(&flow, "the bundled retail-loan samples", &inputs)?,
+        Some(path) => check_inputs(&flow, &path.display().to_string(), &inputs)?,
     }
 
     let (url, _temp) = match &args.db {
@@ -120,9 +120,9 @@ pub(crate) async fn run(args: BenchArgs) -> Result<ExitCode> {
         owner: format!("bench-{}", std::process::id()),
         ..Config::default()
     };
-    let rt = runtime(store.clone(), config)?;
+    let rt = runtime_with(store.clone(), plugins, config);
     let mut settled = rt.subscribe_settled();
-    let deployment = rt.deploy(&file, &yaml).await?;
+    let deployment = rt.deploy_compiled(flow, warnings).await?;
     let version = deployment.version.id;
 
     // Warm-up: one case end to end, so plugin compilation is not in the figures.

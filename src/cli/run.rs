@@ -63,29 +63,34 @@ pub(crate) fn runtime_with(
     Runtime::new(store, plugins, Arc::new(SystemClock), config)
 }
 
-/// Validates the flow (against the plugins it will run with) and checks each case input
+/// Compiles the flow (against the plugins it will run with) and checks each case input
 /// against it before anything is opened or written: a refused `run` or `start` leaves no
-/// database, flow version or case behind.
+/// database, flow version or case behind. Returns what `Runtime::deploy_compiled` takes.
 pub(crate) fn preflight(
     file: &str,
     yaml: &str,
     plugins: &dyn engine::plugin::Plugins,
     input_file: &Path,
     inputs: &[serde_json::Value],
+) -> Result<(engine::flow::Flow, Vec<engine::flow::Diagnostic>)> {
+    let (flow, warnings) = engine::runtime::compile(file, yaml, plugins)?;
+    check_inputs(&flow, &input_file.display().to_string(), inputs)?;
+    Ok((flow, warnings))
+}
+
+/// Checks each case input against `flow`; an error names `source` (and the element of
+/// an array of inputs).
+pub(crate) fn check_inputs(
+    flow: &engine::flow::Flow,
+    source: &str,
+    inputs: &[serde_json::Value],
 ) -> Result<()> {
-    let (flow, _warnings) =
-        engine::flow::load(file, yaml, Some(plugins)).map_err(|diagnostics| {
-            engine::runtime::Error::InvalidFlow {
-                file: file.to_string(),
-                diagnostics,
-            }
-        })?;
     for (i, input) in inputs.iter().enumerate() {
-        engine::case::check_input(&flow, input).map_err(|rejected| {
+        engine::case::check_input(flow, input).map_err(|rejected| {
             let place = if inputs.len() > 1 {
-                format!("{}, element {i}", input_file.display())
+                format!("{source}, element {i}")
             } else {
-                input_file.display().to_string()
+                source.to_string()
             };
             anyhow::Error::from(rejected).context(place)
         })?;
@@ -165,7 +170,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode> {
     let (file, yaml) = read_flow(&args.flow)?;
     let input = read_json(&args.input)?;
     let plugins = plugins()?;
-    preflight(
+    let (flow, warnings) = preflight(
         &file,
         &yaml,
         plugins.as_ref(),
@@ -174,7 +179,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode> {
     )?;
     let store = args.db.open().await?;
     let rt = runtime_with(store.clone(), plugins, one_shot_config());
-    let deployment = rt.deploy(&file, &yaml).await?;
+    let deployment = rt.deploy_compiled(flow, warnings).await?;
     for warning in &deployment.warnings {
         eprintln!("{warning}");
     }

@@ -42,10 +42,11 @@ pub(crate) async fn run(args: StartArgs) -> Result<ExitCode> {
         bail!("{}: the input array is empty", args.input.display());
     }
     let plugins = crate::cli::run::plugins()?;
-    crate::cli::run::preflight(&file, &yaml, plugins.as_ref(), &args.input, &inputs)?;
+    let (flow, warnings) =
+        crate::cli::run::preflight(&file, &yaml, plugins.as_ref(), &args.input, &inputs)?;
     let store = args.db.open().await?;
     let rt = crate::cli::run::runtime_with(store, plugins, Config::default());
-    let deployment = rt.deploy(&file, &yaml).await?;
+    let deployment = rt.deploy_compiled(flow, warnings).await?;
     let version = deployment.version.id;
     let began = Instant::now();
     let slots = Arc::new(Semaphore::new(CONCURRENT_STARTS));

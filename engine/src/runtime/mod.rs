@@ -83,6 +83,15 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Checks and compiles a flow against `plugins`: what [`Runtime::deploy`] does before it
+/// writes anything, for callers that refuse a bad flow before opening a store.
+pub fn compile(file: &str, yaml: &str, plugins: &dyn Plugins) -> Result<(Flow, Vec<Diagnostic>)> {
+    flow::load(file, yaml, Some(plugins)).map_err(|diagnostics| Error::InvalidFlow {
+        file: file.to_string(),
+        diagnostics,
+    })
+}
+
 /// Runtime tuning. Every loop and queue has a bound.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -291,13 +300,17 @@ impl<S: Store> Runtime<S> {
 
     /// Checks and compiles a flow, and records it as a new version if its YAML changed.
     pub async fn deploy(&self, file: &str, yaml: &str) -> Result<Deployment> {
-        let (flow, warnings) =
-            flow::load(file, yaml, Some(self.inner.plugins.as_ref())).map_err(|diagnostics| {
-                Error::InvalidFlow {
-                    file: file.to_string(),
-                    diagnostics,
-                }
-            })?;
+        let (flow, warnings) = compile(file, yaml, self.inner.plugins.as_ref())?;
+        self.deploy_compiled(flow, warnings).await
+    }
+
+    /// Records a flow compiled by [`compile`] (against the plugins this runtime runs) as a
+    /// new version if its YAML changed; `warnings` are its validator's warnings.
+    pub async fn deploy_compiled(
+        &self,
+        flow: Flow,
+        warnings: Vec<Diagnostic>,
+    ) -> Result<Deployment> {
         let deployed = self
             .inner
             .store

@@ -3,10 +3,10 @@
 //!
 //! A batch of transitions is first applied with multi-row statements per table: rows are
 //! bound parameters in chunks of fixed sizes (powers of two up to 256 rows, so a count is
-//! one statement per set bit), each statement text prepared once and then only re-bound. If any check fails — a duplicate
-//! `(case_id, seq)`, a stale head, a lost lease, a timer already fired — the batch is
-//! rolled back and re-applied one savepoint per transition, so only the bad transition
-//! fails and its neighbours still commit.
+//! one statement per set bit), each statement text prepared once and then only re-bound.
+//! If any check fails — a duplicate `(case_id, seq)`, a stale head, a lost lease, a timer
+//! already fired — the batch is rolled back and re-applied one savepoint per transition,
+//! so only the bad transition fails and its neighbours still commit.
 
 use super::super::{
     ChainHead, Claim, ClaimedJob, Committed, Deployed, Error, FlowVersion, Lease, Result, Time,

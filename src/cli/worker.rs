@@ -36,7 +36,7 @@ pub(crate) async fn run(args: WorkerArgs) -> Result<ExitCode> {
         config.owner = id;
     }
     // Held until this function returns (the process ends or the worker stops).
-    let _identity = lock_identity(&args.db.db, &config.owner)?;
+    let _identity = lock_identity(store.file(), &args.db.db, &config.owner)?;
     config.lease = Duration::from_secs(args.lease_secs.max(1));
     config.max_in_flight = args.max_in_flight.max(1);
     let rt = runtime(store, config)?;
@@ -97,11 +97,9 @@ const INCIDENTS_COUNTED: u32 = 1000;
 /// up a crashed one's work without waiting for the leases to expire): two live workers
 /// sharing an identity would take each other's work. The lock is an OS file lock, so a
 /// crashed worker's lock goes with its process.
-fn lock_identity(db: &str, id: &str) -> Result<std::fs::File> {
+fn lock_identity(file: &std::path::Path, db: &str, id: &str) -> Result<std::fs::File> {
     use sha2::{Digest, Sha256};
     use std::io::{Read, Seek, Write};
-    let file = db_file(db);
-    let file = std::fs::canonicalize(&file).unwrap_or(file);
     let mut key = Sha256::new();
     key.update(file.as_os_str().as_encoded_bytes());
     key.update([0]);
@@ -136,18 +134,4 @@ fn lock_identity(db: &str, id: &str) -> Result<std::fs::File> {
             Err(e).with_context(|| format!("locking {}", path.display()))
         }
     }
-}
-
-/// The database file a `--db` value names (`sqlite://FILE`, `sqlite:FILE?…` or a path).
-fn db_file(db: &str) -> std::path::PathBuf {
-    let rest = db
-        .strip_prefix("sqlite://")
-        .or_else(|| db.strip_prefix("sqlite:"))
-        .unwrap_or(db);
-    let rest = if db.starts_with("sqlite:") {
-        rest.split('?').next().unwrap_or(rest)
-    } else {
-        rest
-    };
-    std::path::PathBuf::from(rest)
 }

@@ -39,6 +39,8 @@ struct Inner {
     tx: mpsc::Sender<Request>,
     read: SqlitePool,
     stats: Arc<Stats>,
+    /// The database file, as resolved from the url, made absolute when it exists.
+    file: std::path::PathBuf,
 }
 
 /// Options for opening a store.
@@ -128,7 +130,7 @@ impl SqliteStore {
         // A WAL grown by a burst is cut back to this size once it restarts.
         .pragma("journal_size_limit", "134217728");
 
-        let file = connect.get_filename();
+        let file = connect.get_filename().to_path_buf();
         if !options.create && file != Path::new(":memory:") && !file.exists() {
             return Err(Error::NoDatabase {
                 path: file.display().to_string(),
@@ -185,9 +187,20 @@ impl SqliteStore {
                 "cannot start its thread: {e}"
             )));
         }
+        let file = std::fs::canonicalize(&file).unwrap_or(file);
         Ok(SqliteStore {
-            inner: Arc::new(Inner { tx, read, stats }),
+            inner: Arc::new(Inner {
+                tx,
+                read,
+                stats,
+                file,
+            }),
         })
+    }
+
+    /// The database file this store opened (absolute when it exists on disk).
+    pub fn file(&self) -> &Path {
+        &self.inner.file
     }
 
     async fn send<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T>>) -> Request) -> Result<T> {

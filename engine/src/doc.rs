@@ -5,6 +5,11 @@
 //! canonical text of each is needed twice (the next plugin's input, the stored event). A
 //! `Doc` is one allocation shared by all of them; its canonical text is made on first use
 //! and then copied, not written again.
+//!
+//! A document can also start as canonical text ([`Doc::parse`] of a plugin's result
+//! written by the SDK): it is then kept as that text, and its `Value` is built only if
+//! something asks for the whole of it. Routes read the few members they need straight
+//! from the text ([`Doc::json`]).
 
 use crate::store::canonical;
 use crate::store::chain::write_canonical;
@@ -18,28 +23,59 @@ use std::sync::{Arc, OnceLock};
 #[derive(Clone)]
 pub struct Doc(Arc<Inner>);
 
+/// At least one of the two is always set.
 struct Inner {
-    value: Value,
+    value: OnceLock<Value>,
     canonical: OnceLock<Box<str>>,
+}
+
+/// A JSON document as it is at hand: a value, or canonical text not parsed yet.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum JsonRef<'a> {
+    Value(&'a Value),
+    /// Canonical JSON text (`chain::canonical_json`): every member of it is canonical too.
+    Canonical(&'a str),
 }
 
 impl Doc {
     pub fn new(value: Value) -> Doc {
         Doc(Arc::new(Inner {
-            value,
+            value: OnceLock::from(value),
             canonical: OnceLock::new(),
         }))
     }
 
+    /// The document in JSON `text`. Canonical text is kept as it is (nothing parsed until
+    /// the value is asked for); anything else is parsed now.
+    pub fn parse(text: String) -> Result<Doc, serde_json::Error> {
+        if canonical::is_canonical(&text) {
+            Ok(Doc(Arc::new(Inner {
+                value: OnceLock::new(),
+                canonical: OnceLock::from(text.into_boxed_str()),
+            })))
+        } else {
+            serde_json::from_str(&text).map(Doc::new)
+        }
+    }
+
+    /// The value, parsed from the canonical text on first use if the document came as text.
     pub fn value(&self) -> &Value {
-        &self.0.value
+        self.0.value.get_or_init(|| parse_kept(&self.0.canonical))
+    }
+
+    /// The value if it is at hand, else the canonical text (parsing nothing).
+    pub fn json(&self) -> JsonRef<'_> {
+        match (self.0.value.get(), self.0.canonical.get()) {
+            (None, Some(text)) => JsonRef::Canonical(text),
+            _ => JsonRef::Value(self.value()),
+        }
     }
 
     /// The document as canonical JSON (`chain::canonical_json`), made once.
     pub fn canonical(&self) -> &str {
         self.0.canonical.get_or_init(|| {
             let mut out = Vec::with_capacity(128);
-            write_canonical(&self.0.value, &mut out);
+            write_canonical(self.value(), &mut out);
             // Only JSON text (valid UTF-8) was written.
             String::from_utf8(out).unwrap_or_default().into_boxed_str()
         })
@@ -48,8 +84,11 @@ impl Doc {
     /// The value, copied only if the document is shared.
     pub fn into_value(self) -> Value {
         match Arc::try_unwrap(self.0) {
-            Ok(inner) => inner.value,
-            Err(shared) => shared.value.clone(),
+            Ok(mut inner) => inner
+                .value
+                .take()
+                .unwrap_or_else(|| parse_kept(&inner.canonical)),
+            Err(shared) => Doc(shared).value().clone(),
         }
     }
 
@@ -59,10 +98,18 @@ impl Doc {
     }
 }
 
+/// The value of a document kept as text. Only text `is_canonical` accepted is kept without
+/// a value, and such text parses.
+fn parse_kept(text: &OnceLock<Box<str>>) -> Value {
+    text.get()
+        .and_then(|t| serde_json::from_str(t).ok())
+        .unwrap_or(Value::Null)
+}
+
 impl Deref for Doc {
     type Target = Value;
     fn deref(&self) -> &Value {
-        &self.0.value
+        self.value()
     }
 }
 
@@ -74,20 +121,20 @@ impl From<Value> for Doc {
 
 impl PartialEq for Doc {
     fn eq(&self, other: &Doc) -> bool {
-        self.ptr_eq(other) || self.0.value == other.0.value
+        self.ptr_eq(other) || self.value() == other.value()
     }
 }
 
 impl fmt::Debug for Doc {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.value.fmt(f)
+        self.value().fmt(f)
     }
 }
 
 /// As the value's JSON (`{:#}` pretty-prints).
 impl fmt::Display for Doc {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0.value, f)
+        fmt::Display::fmt(self.value(), f)
     }
 }
 
@@ -98,7 +145,7 @@ impl Serialize for Doc {
         if canonical::writing() {
             serializer.serialize_newtype_struct(canonical::RAW, self.canonical())
         } else {
-            self.0.value.serialize(serializer)
+            self.value().serialize(serializer)
         }
     }
 }
@@ -147,5 +194,34 @@ mod tests {
         let back: Doc = serde_json::from_str(&serde_json::to_string(&doc).unwrap()).unwrap();
         assert_eq!(back, doc);
         assert_eq!(doc.into_value(), value);
+    }
+
+    #[test]
+    fn canonical_text_is_kept_as_it_is_and_parsed_only_when_asked() {
+        let text = r#"{"a":[1,2.5,"x\n"],"b":{"c":null}}"#;
+        let doc = Doc::parse(text.to_string()).unwrap();
+        assert_eq!(doc.json(), JsonRef::Canonical(text));
+        assert_eq!(doc.canonical(), text);
+        // Asking for the value parses it; the text stays what it was.
+        assert_eq!(*doc, json!({"b": {"c": null}, "a": [1, 2.5, "x\n"]}));
+        assert_eq!(doc.json(), JsonRef::Value(doc.value()));
+        assert_eq!(doc.canonical(), text);
+        assert_eq!(
+            Doc::parse(text.to_string()).unwrap().into_value(),
+            *doc.value()
+        );
+
+        // Other text is parsed at once, and written canonically when needed.
+        let doc = Doc::parse(r#"{"b": 1, "a": 2}"#.to_string()).unwrap();
+        assert!(matches!(doc.json(), JsonRef::Value(_)));
+        assert_eq!(doc.canonical(), r#"{"a":2,"b":1}"#);
+        assert!(Doc::parse("{\"a\":".to_string()).is_err());
+        // Kept text serialises as its value, and canonically as the very text.
+        let doc = Doc::parse(text.to_string()).unwrap();
+        assert_eq!(to_canonical_json(&doc, None).unwrap(), text);
+        assert_eq!(
+            serde_json::to_value(&doc).unwrap(),
+            serde_json::from_str::<Value>(text).unwrap()
+        );
     }
 }

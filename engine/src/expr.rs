@@ -5,6 +5,8 @@
 //! of one per-thread root context (building a fresh standard context costs ~50x the
 //! evaluation itself).
 
+use crate::doc::JsonRef;
+use crate::store::canonical;
 use cel::common::ast::{EntryExpr, Expr as Ast, IdedExpr, LiteralValue};
 use cel::objects::{Key, Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -71,6 +73,33 @@ impl Reach {
             _ => json_to_cel(value),
         }
     }
+
+    /// [`Reach::project`] of the value of canonical `text`, parsing only what is reached.
+    fn project_text(&self, text: &str) -> Value {
+        match self {
+            Reach::Fields(fields) if text.starts_with('{') => {
+                let map: HashMap<Key, Value> = canonical::members(text)
+                    .filter_map(|(k, member)| {
+                        let reach = fields.get(k.as_ref())?;
+                        Some((
+                            Key::String(Arc::new(k.into_owned())),
+                            reach.project_text(member),
+                        ))
+                    })
+                    .collect();
+                Value::Map(Map { map: Arc::new(map) })
+            }
+            // Canonical text always parses.
+            _ => json_to_cel(&serde_json::from_str(text).unwrap_or_default()),
+        }
+    }
+
+    fn project_json(&self, json: JsonRef<'_>) -> Value {
+        match json {
+            JsonRef::Value(value) => self.project(value),
+            JsonRef::Canonical(text) => self.project_text(text),
+        }
+    }
 }
 
 /// Why an expression did not compile. `offset` is the position, in characters from the
@@ -85,13 +114,15 @@ pub struct ExprError {
 
 /// Where an evaluation reads the case variables from, by top-level name.
 pub trait Variables {
-    fn var(&self, name: &str) -> Option<&serde_json::Value>;
+    fn var(&self, name: &str) -> Option<JsonRef<'_>>;
 }
 
 /// A JSON object's members; anything else has no variables.
 impl Variables for serde_json::Value {
-    fn var(&self, name: &str) -> Option<&serde_json::Value> {
-        self.as_object().and_then(|m| m.get(name))
+    fn var(&self, name: &str) -> Option<JsonRef<'_>> {
+        self.as_object()
+            .and_then(|m| m.get(name))
+            .map(JsonRef::Value)
     }
 }
 
@@ -218,7 +249,7 @@ impl Expr {
             let mut scope = root.new_inner_scope();
             for (name, reach) in &self.reach {
                 if let Some(v) = vars.var(name) {
-                    scope.add_variable_from_value(name.as_str(), reach.project(v));
+                    scope.add_variable_from_value(name.as_str(), reach.project_json(v));
                 }
             }
             self.program.execute(&scope)
@@ -451,6 +482,15 @@ mod tests {
             .map_err(|e| e.to_string())
     }
 
+    /// Every variable as canonical text, as a step result kept unparsed is.
+    struct AsText<'a>(&'a BTreeMap<String, String>);
+
+    impl Variables for AsText<'_> {
+        fn var(&self, name: &str) -> Option<JsonRef<'_>> {
+            self.0.get(name).map(|t| JsonRef::Canonical(t))
+        }
+    }
+
     #[test]
     fn projected_variables_evaluate_like_whole_ones() {
         let vars = json!({
@@ -475,12 +515,24 @@ mod tests {
             "scoring.score + docs.n",
             "{'s': scoring.score, 'g': scoring.grade}",
         ] {
+            let texts: BTreeMap<String, String> = vars
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.clone(), canonical::canonical_json(v)))
+                .collect();
             let e = Expr::compile(src).unwrap();
             let projected = e.eval(&vars).map_err(|err| match err {
                 EvalError::Execution { message, .. } => message,
                 other => other.to_string(),
             });
             assert_eq!(projected, eval_whole(&e, &vars), "{src}");
+            // Variables kept as canonical text (plugin results) evaluate the same.
+            let from_text = e.eval(&AsText(&texts)).map_err(|err| match err {
+                EvalError::Execution { message, .. } => message,
+                other => other.to_string(),
+            });
+            assert_eq!(from_text, projected, "{src} over canonical text");
         }
         // Only the reached fields are handed over.
         let e = Expr::compile("docs.outcome == 'pass' && docs.detail.id_card.confidence > 0.5")

@@ -5,8 +5,10 @@ use super::event::{Event, IncidentCause};
 use super::ids::TokenId;
 use super::machine::Tx;
 use super::vars::Vars;
+use crate::doc::JsonRef;
 use crate::expr::Expr;
 use crate::flow::{DecisionNode, NodeId};
+use crate::store::canonical;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -62,14 +64,52 @@ pub(super) fn read_values<'e>(
     for e in exprs {
         for path in e.paths() {
             out.entry(path.clone())
-                .or_insert_with(|| lookup(vars, path).cloned().unwrap_or(Value::Null));
+                .or_insert_with(|| lookup(vars, path).unwrap_or(Value::Null));
         }
     }
     out
 }
 
-fn lookup<'v>(vars: &'v Vars, path: &str) -> Option<&'v Value> {
+/// The value at a dotted path; a step result kept as canonical text is read there, without
+/// parsing the rest of it.
+fn lookup(vars: &Vars, path: &str) -> Option<Value> {
     let mut segs = path.split('.');
-    let first = vars.get(segs.next()?)?;
-    segs.try_fold(first, |v, seg| v.get(seg))
+    match vars.get_json(segs.next()?)? {
+        JsonRef::Value(first) => segs.try_fold(first, |v, seg| v.get(seg)).cloned(),
+        JsonRef::Canonical(text) => {
+            let text = segs.try_fold(text, |t, seg| canonical::member(t, seg))?;
+            serde_json::from_str(text).ok()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::doc::Doc;
+    use serde_json::json;
+
+    #[test]
+    fn values_read_are_the_same_from_a_result_kept_as_text() {
+        let result = json!({"outcome": "pass", "detail": {"n": 2.5, "list": [1]}});
+        let routes = [
+            Expr::compile("docs.outcome == 'pass' && docs.detail.n > 1").unwrap(),
+            Expr::compile("docs.detail.list == [1] && docs.gone == 1 && docs.outcome.x == 1")
+                .unwrap(),
+            Expr::compile("amount > 3").unwrap(),
+        ];
+        let read = |doc: Doc| {
+            let mut vars = Vars::from_input(Doc::new(json!({"amount": 5})));
+            vars.insert("docs".into(), doc);
+            read_values(&routes, &vars)
+        };
+        let text = canonical::canonical_json(&result);
+        let from_text = read(Doc::parse(text).unwrap());
+        assert_eq!(from_text, read(Doc::new(result)));
+        assert_eq!(from_text["docs.detail.n"], json!(2.5));
+        assert_eq!(from_text["docs.detail.list"], json!([1]));
+        assert_eq!(from_text["docs.gone"], Value::Null);
+        assert_eq!(from_text["docs.outcome.x"], Value::Null);
+        assert_eq!(from_text["amount"], json!(5));
+    }
 }

@@ -6,7 +6,7 @@
 //! canonical JSON, put together from each document's canonical text, which is made once
 //! and also copied into the stored events.
 
-use crate::doc::Doc;
+use crate::doc::{Doc, JsonRef};
 use crate::store::chain::write_str;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
@@ -51,6 +51,15 @@ impl Vars {
         match self.set.get(name) {
             Some(doc) => Some(doc.value()),
             None => self.input_map().get(name),
+        }
+    }
+
+    /// The variable `name` as it is at hand: a step result kept as canonical text is not
+    /// parsed.
+    pub fn get_json(&self, name: &str) -> Option<JsonRef<'_>> {
+        match self.set.get(name) {
+            Some(doc) => Some(doc.json()),
+            None => self.input_map().get(name).map(JsonRef::Value),
         }
     }
 
@@ -123,61 +132,15 @@ impl Vars {
     }
 }
 
-/// The members of an object's canonical JSON text (no whitespace): each key (unescaped)
-/// and the byte range of its value.
+/// The members of an object's canonical JSON text: each key (unescaped) and the byte
+/// range of its value.
 fn members_of(text: &str) -> Vec<(String, Range<usize>)> {
-    let b = text.as_bytes();
-    let mut members = Vec::new();
-    if b.len() <= 2 {
-        return members;
-    }
-    let mut at = 1;
-    loop {
-        let key_end = string_end(b, at);
-        let key = &text[at..key_end];
-        let key = if key.contains('\\') {
-            serde_json::from_str(key).unwrap_or_default()
-        } else {
-            key[1..key.len() - 1].to_string()
-        };
-        let start = key_end + 1;
-        let end = value_end(b, start);
-        members.push((key, start..end));
-        if b.get(end) != Some(&b',') {
-            return members;
-        }
-        at = end + 1;
-    }
-}
-
-/// The index after the string literal that starts at `at`.
-fn string_end(b: &[u8], at: usize) -> usize {
-    let mut i = at + 1;
-    while i < b.len() && b[i] != b'"' {
-        i += if b[i] == b'\\' { 2 } else { 1 };
-    }
-    i + 1
-}
-
-/// The index of the `,` or `}` that ends the value starting at `at`.
-fn value_end(b: &[u8], at: usize) -> usize {
-    let mut depth = 0usize;
-    let mut i = at;
-    while i < b.len() {
-        match b[i] {
-            b'"' => {
-                i = string_end(b, i);
-                continue;
-            }
-            b'{' | b'[' => depth += 1,
-            b'}' | b']' if depth == 0 => return i,
-            b'}' | b']' => depth -= 1,
-            b',' if depth == 0 => return i,
-            _ => {}
-        }
-        i += 1;
-    }
-    i
+    crate::store::canonical::members(text)
+        .map(|(key, value)| {
+            let start = value.as_ptr() as usize - text.as_ptr() as usize;
+            (key.into_owned(), start..start + value.len())
+        })
+        .collect()
 }
 
 /// Merges two iterators sorted by key, with distinct keys, into one sorted by key.
@@ -237,8 +200,8 @@ impl<'de> Deserialize<'de> for Vars {
 }
 
 impl crate::expr::Variables for Vars {
-    fn var(&self, name: &str) -> Option<&Value> {
-        self.get(name)
+    fn var(&self, name: &str) -> Option<JsonRef<'_>> {
+        self.get_json(name)
     }
 }
 
@@ -315,5 +278,20 @@ mod tests {
             Vars::from_input(Doc::new(json!([1]))).canonical_json(),
             "{}"
         );
+    }
+
+    #[test]
+    fn a_result_kept_as_text_is_read_without_parsing_it() {
+        let mut vars = Vars::from_input(Doc::new(json!({"amount": 5})));
+        let text = r#"{"outcome":"pass","score":720}"#;
+        vars.insert("docs".into(), Doc::parse(text.to_string()).unwrap());
+        assert_eq!(vars.get_json("docs"), Some(JsonRef::Canonical(text)));
+        assert_eq!(vars.get_json("amount"), Some(JsonRef::Value(&json!(5))));
+        assert_eq!(
+            vars.canonical_json(),
+            r#"{"amount":5,"docs":{"outcome":"pass","score":720}}"#
+        );
+        assert_eq!(vars.get_json("docs"), Some(JsonRef::Canonical(text)));
+        assert_eq!(vars["docs"]["score"], json!(720));
     }
 }

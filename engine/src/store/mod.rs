@@ -9,7 +9,7 @@
 //! leases with an epoch, and nothing here assumes a single writer process.
 
 pub mod audit;
-pub mod canonical;
+pub use canonical_json as canonical;
 pub mod chain;
 pub mod sqlite;
 

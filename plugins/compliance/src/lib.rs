@@ -235,8 +235,12 @@ where
         })
         .collect();
     let outcome = verdict.outcome.as_str().to_string();
-    let result = serde_json::to_string(&verdict)
-        .map_err(|e| Error::config("(root)", format!("result could not be encoded: {e}")))?;
+    let result = plugin_sdk::to_json(&verdict).map_err(|e| {
+        Error::config(
+            "(root)",
+            format!("result could not be encoded: {}", e.message),
+        )
+    })?;
     Ok(TextOutput {
         result,
         outcome: Some(outcome),

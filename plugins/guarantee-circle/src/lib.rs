@@ -456,7 +456,7 @@ impl TextPlugin for GuaranteeCircle {
         })?;
         let output = run_config(config, &vars)?;
         Ok(TextOutput {
-            result: output.result.to_string(),
+            result: plugin_sdk::to_json(&output.result)?,
             outcome: output.outcome,
             score: output.score,
             reasons: output.reasons,

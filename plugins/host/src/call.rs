@@ -5,6 +5,7 @@ use crate::bindings::StepPre;
 use crate::bindings::docket::plugin::{log, types};
 use crate::loaded::LoadedPlugin;
 use crate::prepare::Slot;
+use engine::doc::Doc;
 use engine::plugin::{
     CallLimits, CallReport, ReasonCode, StepError, StepErrorKind, StepInput, StepOutput,
 };
@@ -380,7 +381,8 @@ fn check_output(
             ),
         ));
     }
-    let result: serde_json::Value = serde_json::from_str(&output.result).map_err(|e| {
+    // Canonical text (what the SDK writes) is kept as it is, unparsed until needed.
+    let result = Doc::parse(output.result).map_err(|e| {
         (
             StepErrorKind::MalformedOutput,
             format!("`result` is not valid JSON: {e}"),
@@ -404,7 +406,7 @@ fn check_output(
         ));
     }
     Ok(StepOutput {
-        result: result.into(),
+        result,
         outcome: output.outcome,
         score: output.score,
         reasons: output

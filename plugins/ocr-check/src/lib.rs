@@ -86,7 +86,7 @@ fn output(report: &Report) -> TextOutput {
         })
         .collect();
     TextOutput {
-        result: serde_json::to_string(report).expect("a report is plain data"),
+        result: plugin_sdk::to_json(report).expect("a report is plain data"),
         outcome: Some(report.outcome.as_str().into()),
         score: None,
         reasons,

@@ -3,6 +3,7 @@
 
 use super::*;
 use plugin_sdk::{Input, Output, Value, json};
+use std::collections::BTreeSet;
 
 /// The plugin's logic on a `Value` input, its result parsed back.
 fn run(input: &Input) -> Result<Output, Error> {
@@ -607,8 +608,8 @@ fn describe_publishes_schemas() {
     // Every key of a real result is in the output schema, and every required key is there.
     let result = report(RETAIL, retail_vars());
     let props = info.output_schema["properties"].as_object().unwrap();
-    let result_keys: Vec<&String> = result.as_object().unwrap().keys().collect();
-    assert_eq!(result_keys, props.keys().collect::<Vec<_>>());
+    let result_keys: BTreeSet<&String> = result.as_object().unwrap().keys().collect();
+    assert_eq!(result_keys, props.keys().collect::<BTreeSet<_>>());
     assert_eq!(
         info.output_schema["required"].as_array().unwrap().len(),
         props.len()

@@ -294,9 +294,9 @@ pub fn score(card: &Card, vars: &Vars<'_>) -> Result<Scored, Error> {
 }
 
 impl Scored {
-    /// The result document as JSON text.
+    /// The result document as canonical JSON text.
     pub fn to_json(&self) -> String {
-        serde_json::to_string(&ResultDoc(self)).expect("a score is plain data")
+        plugin_sdk::to_json(&ResultDoc(self)).expect("a score is plain data")
     }
 }
 

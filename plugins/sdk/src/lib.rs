@@ -204,10 +204,12 @@ impl TextOutput {
     }
 }
 
-/// A result document as JSON text. Fails (code `invalid_output`) only for data JSON
-/// cannot hold, such as a map with non-string keys.
+/// A result document as canonical JSON text (keys sorted at every level, no whitespace):
+/// the host keeps canonical results as they are, where any other text is parsed and
+/// written out again. Fails (code `invalid_output`) only for data JSON cannot hold, such
+/// as a map with non-string keys.
 pub fn to_json<T: serde::Serialize + ?Sized>(result: &T) -> Result<String, Error> {
-    serde_json::to_string(result).map_err(|e| {
+    canonical_json::to_canonical_json(result, None).map_err(|e| {
         Error::new(
             __private::INVALID_OUTPUT,
             format!("the result could not be encoded as JSON: {e}"),
@@ -470,7 +472,7 @@ pub mod __private {
             reasons,
         } = output;
         wit_output(TextOutput {
-            result: result.to_string(),
+            result: canonical_json::canonical_json(&result),
             outcome,
             score,
             reasons,
@@ -708,7 +710,8 @@ mod tests {
     #[test]
     fn a_text_plugin_reads_text_and_writes_text() {
         let out = run_sum(r#"{"field":"amount"}"#, r#"{"amount":5}"#).unwrap();
-        assert_eq!(out.result, r#"{"n":5.0,"case":"c-1"}"#);
+        // Canonical: keys sorted, so the host takes the text as it is.
+        assert_eq!(out.result, r#"{"case":"c-1","n":5.0}"#);
         assert_eq!(out.score, Some(5.0));
         let err = run_sum(r#"{"field":1}"#, "{}").unwrap_err();
         assert_eq!(err.code, "bad_config");

@@ -8,7 +8,7 @@
 //! come; only when a key arrives out of order are the object's members copied aside once
 //! and written back sorted (Rust structs and sorted maps never need it).
 
-use super::chain::write_str;
+use crate::write_str;
 use serde::ser::{self, Impossible, Serialize};
 use std::borrow::Cow;
 use std::fmt;
@@ -33,8 +33,8 @@ impl ser::Error for CanonicalError {
 }
 
 /// The name of the newtype struct by which a value hands this writer its canonical text,
-/// ready made (see [`writing`] and `crate::doc::Doc`).
-pub(crate) const RAW: &str = "$docket::canonical::raw";
+/// ready made (see [`writing`] and the engine's `Doc`).
+pub const RAW: &str = "$docket::canonical::raw";
 
 thread_local! {
     static WRITING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
@@ -43,7 +43,7 @@ thread_local! {
 /// Whether this thread is inside [`to_canonical_json`]: a value that keeps its canonical
 /// text may then serialise as `serialize_newtype_struct(RAW, text)`, which is copied as it
 /// is. Only this writer ever sees that form.
-pub(crate) fn writing() -> bool {
+pub fn writing() -> bool {
     WRITING.with(|w| w.get())
 }
 
@@ -662,7 +662,7 @@ impl ser::Serializer for KeySerializer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::chain::canonical_json;
+    use crate::canonical_json;
     use serde::Serialize;
     use serde_json::json;
     use std::collections::{BTreeMap, HashMap};

@@ -1,0 +1,176 @@
+//! Docket's canonical JSON: object keys sorted (by their UTF-8 bytes) at every level, no
+//! insignificant whitespace, numbers and strings written exactly as serde_json writes
+//! them. Equal documents always give equal bytes, so their hashes are equal too.
+//!
+//! The engine stores and hashes events in this form; the plugin SDK writes results in it,
+//! and the host takes a result that [`is_canonical`] as it is instead of parsing and
+//! writing it again.
+
+mod check;
+mod ser;
+
+pub use check::{is_canonical, member, members};
+pub use ser::{CanonicalError, to_canonical_json};
+#[doc(hidden)]
+pub use ser::{RAW, writing};
+
+use serde_json::Value;
+
+/// Serialises JSON with object keys sorted at every level and no insignificant
+/// whitespace, so that equal documents always give equal bytes (and equal hashes).
+pub fn canonical_json(value: &Value) -> String {
+    let mut out = Vec::with_capacity(256);
+    write_canonical(value, &mut out);
+    // Only JSON text (valid UTF-8) was written.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// [`canonical_json`] appended to a byte buffer (no intermediate strings).
+pub fn write_canonical(value: &Value, out: &mut Vec<u8>) {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            out.push(b'{');
+            for (i, (key, value)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_str(key, out);
+                out.push(b':');
+                write_canonical(value, out);
+            }
+            out.push(b'}');
+        }
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(b']');
+        }
+        Value::String(s) => write_str(s, out),
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        // Writing a number into a Vec cannot fail.
+        Value::Number(n) => {
+            let _ = serde_json::to_writer(&mut *out, n);
+        }
+    }
+}
+
+/// A JSON string literal, escaped exactly as serde_json does (the hashes of stored
+/// events depend on it): `"` and `\` escaped, control characters as `\b \t \n \f \r`
+/// or `\u00XX`, everything else (non-ASCII included) as it is. Runs of plain bytes are
+/// copied at once.
+pub fn write_str(s: &str, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    // `bytes[plain..i]` is copied as it is when the next escape (or the end) comes.
+    let mut plain = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        // Eight bytes at a time while none of them needs escaping.
+        if let Some(word) = bytes[i..].first_chunk::<8>()
+            && !needs_escape(u64::from_le_bytes(*word))
+        {
+            i += 8;
+            continue;
+        }
+        let b = bytes[i];
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0x00..=0x1f => &[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[(b >> 4) as usize],
+                HEX[(b & 0xf) as usize],
+            ],
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        out.extend_from_slice(&bytes[plain..i]);
+        out.extend_from_slice(escape);
+        i += 1;
+        plain = i;
+    }
+    out.extend_from_slice(&bytes[plain..]);
+    out.push(b'"');
+}
+
+/// Whether any of the eight bytes of `word` is a control character, `"` or `\\`
+/// (exact, with the usual has-zero-byte / has-byte-less-than bit tricks).
+pub(crate) fn needs_escape(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
+    let quote = word ^ (ONES * u64::from(b'"'));
+    let backslash = word ^ (ONES * u64::from(b'\\'));
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    (below_space | zero(quote) | zero(backslash)) != 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn canonical_json_sorts_keys_at_every_level() {
+        let a = json!({"b": 1, "a": {"z": [3, {"y": true, "x": null}], "c": "é\n"}});
+        assert_eq!(
+            canonical_json(&a),
+            r#"{"a":{"c":"é\n","z":[3,{"x":null,"y":true}]},"b":1}"#
+        );
+    }
+
+    #[test]
+    fn canonical_json_escapes_like_serde_json() {
+        let v = json!({"q\"k": "tab\t\u{1}\"", "n": [1.5, -0, 1e300, null, false]});
+        assert_eq!(
+            canonical_json(&v),
+            r#"{"n":[1.5,0,1e+300,null,false],"q\"k":"tab\t\u0001\""}"#
+        );
+        let back: Value = serde_json::from_str(&canonical_json(&v)).unwrap_or_default();
+        assert_eq!(back, v);
+    }
+
+    #[test]
+    fn every_ascii_character_is_escaped_like_serde_json() {
+        let all: String = (0u8..0x80).map(char::from).collect();
+        let mut out = Vec::new();
+        write_str(&all, &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap_or_default(),
+            serde_json::to_string(&all).unwrap_or_default()
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn strings_are_escaped_like_serde_json(s in "\\PC*|[\\x00-\\x1f\"\\\\a-zé中]*") {
+            let mut out = Vec::new();
+            write_str(&s, &mut out);
+            proptest::prop_assert_eq!(
+                String::from_utf8(out).unwrap_or_default(),
+                serde_json::to_string(&s).unwrap_or_default()
+            );
+        }
+    }
+}

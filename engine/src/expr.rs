@@ -78,7 +78,10 @@ impl Reach {
     fn project_text(&self, text: &str) -> Value {
         match self {
             Reach::Fields(fields) if text.starts_with('{') => {
+                // Members come sorted by key: none after the last field reached is read.
+                let last = fields.keys().next_back().map_or("", String::as_str);
                 let map: HashMap<Key, Value> = canonical::members(text)
+                    .take_while(|(k, _)| k.as_ref() <= last)
                     .filter_map(|(k, member)| {
                         let reach = fields.get(k.as_ref())?;
                         Some((

@@ -213,9 +213,13 @@ pub fn members(text: &str) -> Members<'_> {
     Members { text, at }
 }
 
-/// The text of the value of member `key` of a canonical object's text.
+/// The text of the value of member `key` of a canonical object's text (members are sorted
+/// by key, so the search stops at the first key past it).
 pub fn member<'a>(text: &'a str, key: &str) -> Option<&'a str> {
-    members(text).find(|(k, _)| k == key).map(|(_, v)| v)
+    members(text)
+        .take_while(|(k, _)| k.as_ref() <= key)
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
 }
 
 /// See [`members`].
@@ -254,8 +258,19 @@ impl<'a> Iterator for Members<'a> {
 /// The index after the string literal that starts at `at`.
 fn string_end(b: &[u8], at: usize) -> usize {
     let mut i = at + 1;
-    while i < b.len() && b[i] != b'"' {
-        i += if b[i] == b'\\' { 2 } else { 1 };
+    while i < b.len() {
+        // Eight plain bytes at a time.
+        if let Some(word) = b[i..].first_chunk::<8>()
+            && !needs_escape(u64::from_le_bytes(*word))
+        {
+            i += 8;
+            continue;
+        }
+        match b[i] {
+            b'"' => break,
+            b'\\' => i += 2,
+            _ => i += 1,
+        }
     }
     i + 1
 }
@@ -371,6 +386,11 @@ mod tests {
                 }
                 _ => Vec::new(),
             };
+            for (key, value) in &expected {
+                let found = member(&text, key).map(|t| serde_json::from_str::<Value>(t).unwrap());
+                prop_assert_eq!(found.as_ref(), Some(value));
+            }
+            prop_assert_eq!(member(&text, "\u{10ffff}"), None);
             prop_assert_eq!(walked, expected);
         }
     }

@@ -279,11 +279,29 @@ impl Schema {
     /// Checks a document; reports every violation.
     pub fn check(&self, v: &Value) -> Result<(), Vec<SchemaError>> {
         let mut errors = Vec::new();
-        self.check_node(&self.root, v, "", &mut errors, 0);
+        self.check_node(&self.root, v, &At::Root, &mut errors, 0);
         if errors.is_empty() {
             Ok(())
         } else {
             Err(errors)
+        }
+    }
+}
+
+/// Where a checked value sits in the document: written out as a JSON pointer only when an
+/// error names it (checking a valid document builds no pointer strings).
+enum At<'a> {
+    Root,
+    Key(&'a At<'a>, &'a str),
+    Index(&'a At<'a>, usize),
+}
+
+impl At<'_> {
+    fn pointer(&self) -> String {
+        match self {
+            At::Root => String::new(),
+            At::Key(parent, key) => format!("{}/{}", parent.pointer(), pointer_segment(key)),
+            At::Index(parent, i) => format!("{}/{i}", parent.pointer()),
         }
     }
 }
@@ -524,7 +542,7 @@ impl Schema {
         &self,
         node: &Node,
         v: &Value,
-        ptr: &str,
+        ptr: &At<'_>,
         errors: &mut Vec<SchemaError>,
         depth: usize,
     ) {
@@ -535,7 +553,7 @@ impl Schema {
                 }
                 _ => err(
                     errors,
-                    ptr,
+                    &ptr.pointer(),
                     format!("`$ref` `{r}` goes too deep or nowhere"),
                 ),
             }
@@ -574,7 +592,7 @@ impl Schema {
                     .unwrap_or_default();
                 err(
                     errors,
-                    ptr,
+                    &ptr.pointer(),
                     format!(
                         "matches none of the {} `{keyword}` alternatives{why}",
                         alternatives.len()
@@ -583,7 +601,7 @@ impl Schema {
             } else if keyword == "oneOf" && matching > 1 {
                 err(
                     errors,
-                    ptr,
+                    &ptr.pointer(),
                     format!("matches {matching} `oneOf` alternatives; exactly one must match"),
                 );
             }
@@ -592,7 +610,11 @@ impl Schema {
             let mut e = Vec::new();
             self.check_node(n, v, ptr, &mut e, depth + 1);
             if e.is_empty() {
-                err(errors, ptr, "matches a schema it must not (`not`)");
+                err(
+                    errors,
+                    &ptr.pointer(),
+                    "matches a schema it must not (`not`)",
+                );
             }
         }
         if let Some(types) = &node.types
@@ -601,7 +623,7 @@ impl Schema {
             let names: Vec<&str> = types.iter().map(|t| t.name()).collect();
             err(
                 errors,
-                ptr,
+                &ptr.pointer(),
                 format!("expected {}, found {}", names.join(" or "), describe(v)),
             );
             return;
@@ -612,14 +634,14 @@ impl Schema {
             let list: Vec<String> = values.iter().map(Value::to_string).collect();
             err(
                 errors,
-                ptr,
+                &ptr.pointer(),
                 format!("{v} is not one of {}", list.join(", ")),
             );
         }
         if let Some(c) = &node.constant
             && c != v
         {
-            err(errors, ptr, format!("must be {c}, found {v}"));
+            err(errors, &ptr.pointer(), format!("must be {c}, found {v}"));
         }
         match v {
             Value::Number(n) => {
@@ -627,22 +649,30 @@ impl Schema {
                 if let Some(m) = node.minimum
                     && x < m
                 {
-                    err(errors, ptr, format!("{n} is less than the minimum {m}"));
+                    err(
+                        errors,
+                        &ptr.pointer(),
+                        format!("{n} is less than the minimum {m}"),
+                    );
                 }
                 if let Some(m) = node.maximum
                     && x > m
                 {
-                    err(errors, ptr, format!("{n} is more than the maximum {m}"));
+                    err(
+                        errors,
+                        &ptr.pointer(),
+                        format!("{n} is more than the maximum {m}"),
+                    );
                 }
                 if let Some(m) = node.exclusive_minimum
                     && x <= m
                 {
-                    err(errors, ptr, format!("{n} must be more than {m}"));
+                    err(errors, &ptr.pointer(), format!("{n} must be more than {m}"));
                 }
                 if let Some(m) = node.exclusive_maximum
                     && x >= m
                 {
-                    err(errors, ptr, format!("{n} must be less than {m}"));
+                    err(errors, &ptr.pointer(), format!("{n} must be less than {m}"));
                 }
             }
             Value::String(s) => {
@@ -652,7 +682,7 @@ impl Schema {
                 {
                     err(
                         errors,
-                        ptr,
+                        &ptr.pointer(),
                         format!("must be at least {m} characters, is {len}"),
                     );
                 }
@@ -661,7 +691,7 @@ impl Schema {
                 {
                     err(
                         errors,
-                        ptr,
+                        &ptr.pointer(),
                         format!("must be at most {m} characters, is {len}"),
                     );
                 }
@@ -670,7 +700,7 @@ impl Schema {
                 {
                     err(
                         errors,
-                        ptr,
+                        &ptr.pointer(),
                         format!("{v} does not match the pattern `{}`", p.as_str()),
                     );
                 }
@@ -678,17 +708,29 @@ impl Schema {
                     Some(Format::Date)
                         if chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_err() =>
                     {
-                        err(errors, ptr, format!("{v} is not a date (YYYY-MM-DD)"));
+                        err(
+                            errors,
+                            &ptr.pointer(),
+                            format!("{v} is not a date (YYYY-MM-DD)"),
+                        );
                     }
                     Some(Format::DateTime) if chrono::DateTime::parse_from_rfc3339(s).is_err() => {
-                        err(errors, ptr, format!("{v} is not an RFC 3339 date-time"));
+                        err(
+                            errors,
+                            &ptr.pointer(),
+                            format!("{v} is not an RFC 3339 date-time"),
+                        );
                     }
                     Some(Format::Email)
                         if !s
                             .split_once('@')
                             .is_some_and(|(a, b)| !a.is_empty() && b.contains('.')) =>
                     {
-                        err(errors, ptr, format!("{v} is not an e-mail address"));
+                        err(
+                            errors,
+                            &ptr.pointer(),
+                            format!("{v} is not an e-mail address"),
+                        );
                     }
                     _ => {}
                 }
@@ -700,29 +742,37 @@ impl Schema {
                 {
                     err(
                         errors,
-                        ptr,
+                        &ptr.pointer(),
                         format!("must have at least {m} items, has {n}"),
                     );
                 }
                 if let Some(m) = node.max_items
                     && n > m
                 {
-                    err(errors, ptr, format!("must have at most {m} items, has {n}"));
+                    err(
+                        errors,
+                        &ptr.pointer(),
+                        format!("must have at most {m} items, has {n}"),
+                    );
                 }
                 if let Some(item) = &node.items {
                     for (i, x) in items.iter().enumerate() {
-                        self.check_node(item, x, &format!("{ptr}/{i}"), errors, depth);
+                        self.check_node(item, x, &At::Index(ptr, i), errors, depth);
                     }
                 }
             }
             Value::Object(obj) => {
                 for r in &node.required {
                     if !obj.contains_key(r) {
-                        err(errors, ptr, format!("missing required field `{r}`"));
+                        err(
+                            errors,
+                            &ptr.pointer(),
+                            format!("missing required field `{r}`"),
+                        );
                     }
                 }
                 for (k, x) in obj {
-                    let kp = format!("{ptr}/{}", pointer_segment(k));
+                    let kp = At::Key(ptr, k);
                     match node.properties.get(k) {
                         Some(p) => self.check_node(p, x, &kp, errors, depth),
                         None if node.additional_schema.is_some() => {
@@ -737,7 +787,7 @@ impl Schema {
                             )
                             .map(|s| format!("; did you mean `{s}`?"))
                             .unwrap_or_default();
-                            err(errors, &kp, format!("unknown field `{k}`{hint}"));
+                            err(errors, &kp.pointer(), format!("unknown field `{k}`{hint}"));
                         }
                         None => {}
                     }

@@ -16,17 +16,20 @@ use crate::store::chain::write_canonical;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use std::fmt;
-use std::ops::Deref;
+use std::ops::{Deref, Range};
 use std::sync::{Arc, OnceLock};
 
 /// A shared, immutable JSON document. Dereferences to its [`Value`]; serialises as it.
 #[derive(Clone)]
 pub struct Doc(Arc<Inner>);
 
-/// At least one of the two is always set.
+/// At least one of `value` and `canonical` is always set.
 struct Inner {
     value: OnceLock<Value>,
     canonical: OnceLock<Box<str>>,
+    /// For a document kept as text: its top-level members (key, where the value's text
+    /// is), in key order, found on the first look-up.
+    members: OnceLock<Vec<(Box<str>, Range<usize>)>>,
 }
 
 /// A JSON document as it is at hand: a value, or canonical text not parsed yet.
@@ -35,6 +38,9 @@ pub enum JsonRef<'a> {
     Value(&'a Value),
     /// Canonical JSON text (`chain::canonical_json`): every member of it is canonical too.
     Canonical(&'a str),
+    /// A document kept as canonical text: [`Doc::member`] finds its top-level members
+    /// through an index made once.
+    Kept(&'a Doc),
 }
 
 impl Doc {
@@ -42,6 +48,7 @@ impl Doc {
         Doc(Arc::new(Inner {
             value: OnceLock::from(value),
             canonical: OnceLock::new(),
+            members: OnceLock::new(),
         }))
     }
 
@@ -52,6 +59,7 @@ impl Doc {
             Ok(Doc(Arc::new(Inner {
                 value: OnceLock::new(),
                 canonical: OnceLock::from(text.into_boxed_str()),
+                members: OnceLock::new(),
             })))
         } else {
             serde_json::from_str(&text).map(Doc::new)
@@ -63,12 +71,28 @@ impl Doc {
         self.0.value.get_or_init(|| parse_kept(&self.0.canonical))
     }
 
-    /// The value if it is at hand, else the canonical text (parsing nothing).
+    /// The value if it is at hand, else the document kept as text (parsing nothing).
     pub fn json(&self) -> JsonRef<'_> {
-        match (self.0.value.get(), self.0.canonical.get()) {
-            (None, Some(text)) => JsonRef::Canonical(text),
-            _ => JsonRef::Value(self.value()),
+        match self.0.value.get() {
+            Some(value) => JsonRef::Value(value),
+            None => JsonRef::Kept(self),
         }
+    }
+
+    /// The canonical text of top-level member `key`, for an object (the value is not
+    /// parsed: the text is indexed once, then each look-up is a binary search).
+    pub fn member(&self, key: &str) -> Option<&str> {
+        let text = self.canonical();
+        let members = self.0.members.get_or_init(|| {
+            canonical::members(text)
+                .map(|(k, v)| {
+                    let start = v.as_ptr() as usize - text.as_ptr() as usize;
+                    (k.into_owned().into_boxed_str(), start..start + v.len())
+                })
+                .collect()
+        });
+        let at = members.binary_search_by(|(k, _)| (**k).cmp(key)).ok()?;
+        text.get(members[at].1.clone())
     }
 
     /// The document as canonical JSON (`chain::canonical_json`), made once.
@@ -200,8 +224,11 @@ mod tests {
     fn canonical_text_is_kept_as_it_is_and_parsed_only_when_asked() {
         let text = r#"{"a":[1,2.5,"x\n"],"b":{"c":null}}"#;
         let doc = Doc::parse(text.to_string()).unwrap();
-        assert_eq!(doc.json(), JsonRef::Canonical(text));
+        assert!(matches!(doc.json(), JsonRef::Kept(d) if d.ptr_eq(&doc)));
         assert_eq!(doc.canonical(), text);
+        assert_eq!(doc.member("b"), Some(r#"{"c":null}"#));
+        assert_eq!(doc.member("a"), Some(r#"[1,2.5,"x\n"]"#));
+        assert_eq!(doc.member("c"), None);
         // Asking for the value parses it; the text stays what it was.
         assert_eq!(*doc, json!({"b": {"c": null}, "a": [1, 2.5, "x\n"]}));
         assert_eq!(doc.json(), JsonRef::Value(doc.value()));

@@ -98,9 +98,21 @@ impl Reach {
     }
 
     fn project_json(&self, json: JsonRef<'_>) -> Value {
-        match json {
-            JsonRef::Value(value) => self.project(value),
-            JsonRef::Canonical(text) => self.project_text(text),
+        match (self, json) {
+            (_, JsonRef::Value(value)) => self.project(value),
+            (_, JsonRef::Canonical(text)) => self.project_text(text),
+            // A kept document's top level is indexed: each field is one look-up.
+            (Reach::Fields(fields), JsonRef::Kept(doc)) if doc.canonical().starts_with('{') => {
+                let map: HashMap<Key, Value> = fields
+                    .iter()
+                    .filter_map(|(k, reach)| {
+                        let member = doc.member(k)?;
+                        Some((Key::String(Arc::new(k.clone())), reach.project_text(member)))
+                    })
+                    .collect();
+                Value::Map(Map { map: Arc::new(map) })
+            }
+            (_, JsonRef::Kept(doc)) => self.project_text(doc.canonical()),
         }
     }
 }
@@ -466,6 +478,7 @@ pub fn cel_to_json(v: &Value) -> Option<serde_json::Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::doc::Doc;
     use serde_json::json;
 
     /// The evaluation before projections: every referenced variable converted whole.
@@ -491,6 +504,15 @@ mod tests {
     impl Variables for AsText<'_> {
         fn var(&self, name: &str) -> Option<JsonRef<'_>> {
             self.0.get(name).map(|t| JsonRef::Canonical(t))
+        }
+    }
+
+    /// Every variable a document kept as text, as `Doc::parse` keeps a plugin result.
+    struct AsKept<'a>(&'a BTreeMap<String, Doc>);
+
+    impl Variables for AsKept<'_> {
+        fn var(&self, name: &str) -> Option<JsonRef<'_>> {
+            self.0.get(name).map(Doc::json)
         }
     }
 
@@ -536,6 +558,15 @@ mod tests {
                 other => other.to_string(),
             });
             assert_eq!(from_text, projected, "{src} over canonical text");
+            let docs: BTreeMap<String, Doc> = texts
+                .iter()
+                .map(|(k, t)| (k.clone(), Doc::parse(t.clone()).unwrap()))
+                .collect();
+            let from_kept = e.eval(&AsKept(&docs)).map_err(|err| match err {
+                EvalError::Execution { message, .. } => message,
+                other => other.to_string(),
+            });
+            assert_eq!(from_kept, projected, "{src} over documents kept as text");
         }
         // Only the reached fields are handed over.
         let e = Expr::compile("docs.outcome == 'pass' && docs.detail.id_card.confidence > 0.5")

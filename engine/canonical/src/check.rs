@@ -195,11 +195,14 @@ fn canonical_number(token: &str, scratch: &mut Vec<u8>) -> bool {
             token.parse::<u64>().is_ok()
         };
     }
-    let Ok(number) = serde_json::from_str::<serde_json::Number>(token) else {
+    // A fraction or an exponent: serde_json reads an f64 (correctly rounded, as `str::parse`
+    // is, with `float_roundtrip`) and writes it back in its shortest form. A token that is
+    // exactly that form is valid JSON and reads back to the same f64.
+    let Ok(float) = token.parse::<f64>() else {
         return false;
     };
     scratch.clear();
-    serde_json::to_writer(&mut *scratch, &number).is_ok() && scratch == token.as_bytes()
+    serde_json::to_writer(&mut *scratch, &float).is_ok() && scratch == token.as_bytes()
 }
 
 /// The members of a canonical object's text, in order: each key (unescaped) and the text

@@ -80,6 +80,14 @@ fn lookup(vars: &Vars, path: &str) -> Option<Value> {
             let text = segs.try_fold(text, |t, seg| canonical::member(t, seg))?;
             serde_json::from_str(text).ok()
         }
+        JsonRef::Kept(doc) => {
+            let text = match segs.next() {
+                Some(seg) => doc.member(seg)?,
+                None => doc.canonical(),
+            };
+            let text = segs.try_fold(text, |t, seg| canonical::member(t, seg))?;
+            serde_json::from_str(text).ok()
+        }
     }
 }
 

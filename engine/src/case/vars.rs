@@ -285,13 +285,14 @@ mod tests {
         let mut vars = Vars::from_input(Doc::new(json!({"amount": 5})));
         let text = r#"{"outcome":"pass","score":720}"#;
         vars.insert("docs".into(), Doc::parse(text.to_string()).unwrap());
-        assert_eq!(vars.get_json("docs"), Some(JsonRef::Canonical(text)));
+        let kept = |vars: &Vars| matches!(vars.get_json("docs"), Some(JsonRef::Kept(d)) if d.canonical() == text);
+        assert!(kept(&vars));
         assert_eq!(vars.get_json("amount"), Some(JsonRef::Value(&json!(5))));
         assert_eq!(
             vars.canonical_json(),
             r#"{"amount":5,"docs":{"outcome":"pass","score":720}}"#
         );
-        assert_eq!(vars.get_json("docs"), Some(JsonRef::Canonical(text)));
+        assert!(kept(&vars), "writing the variables out parses nothing");
         assert_eq!(vars["docs"]["score"], json!(720));
     }
 }

@@ -49,11 +49,11 @@ impl Outcome {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Violation {
-    pub rule: String,
     pub kind: &'static str,
-    pub severity: Severity,
-    pub reason_code: String,
     pub message: String,
+    pub reason_code: String,
+    pub rule: String,
+    pub severity: Severity,
     /// The figures that triggered it.
     pub values: Values,
 }
@@ -61,42 +61,45 @@ pub struct Violation {
 /// The result document.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Verdict {
-    pub rule_set: Option<String>,
-    /// No rule violated (a `refer` violation also makes this false).
-    pub passed: bool,
-    pub outcome: Outcome,
-    /// In rule order.
-    pub violations: Vec<Violation>,
-    /// Reason codes of the violations, in rule order, each once.
-    pub reason_codes: Vec<String>,
-    /// Every rule by id, in rule order: `{kind, status, severity, values[, message]}` with
+    /// Every rule by id (written in id order): `{kind, status, severity, values[, message]}` with
     /// status `passed`, `violated`, `skipped` (input missing and `on_missing: skip`) or
     /// `disabled`.
     pub checks: Checks,
+    pub outcome: Outcome,
+    /// No rule violated (a `refer` violation also makes this false).
+    pub passed: bool,
+    /// Reason codes of the violations, in rule order, each once.
+    pub reason_codes: Vec<String>,
+    pub rule_set: Option<String>,
+    /// In rule order.
+    pub violations: Vec<Violation>,
 }
 
 /// How one rule went, as the result's `checks` shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CheckDoc {
     pub kind: &'static str,
-    /// `passed`, `violated`, `skipped` or `disabled`.
-    pub status: &'static str,
-    pub severity: Severity,
-    pub values: Values,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    pub severity: Severity,
+    /// `passed`, `violated`, `skipped` or `disabled`.
+    pub status: &'static str,
+    pub values: Values,
 }
 
 /// Every rule's [`CheckDoc`] by rule id, in rule order (ids are unique in a rule set);
-/// written as a JSON object.
+/// written as a JSON object, by id.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Checks(pub Vec<(String, CheckDoc)>);
 
 impl Serialize for Checks {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
-        let mut map = s.serialize_map(Some(self.0.len()))?;
-        for (id, check) in &self.0 {
+        // By id (canonical JSON's order: the SDK's writer then has nothing to sort).
+        let mut sorted: Vec<&(String, CheckDoc)> = self.0.iter().collect();
+        sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut map = s.serialize_map(Some(sorted.len()))?;
+        for (id, check) in sorted {
             map.serialize_entry(id, check)?;
         }
         map.end()

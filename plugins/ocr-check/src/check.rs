@@ -20,25 +20,25 @@ const BIRTH_DATE: &str = "birth_date";
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Finding {
     pub code: Code,
-    pub severity: Severity,
     /// Document type, or `application` for the applicant's own statements.
     pub document: String,
     /// Position in the documents array; `null` for the application and missing documents.
     pub document_index: Option<usize>,
     pub field: Option<String>,
+    pub message: String,
     /// JSON pointer into the case variables; `null` for a missing document.
     pub pointer: Option<String>,
-    pub message: String,
+    pub severity: Severity,
 }
 
 /// What the applicant's identity number says, when it is valid.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ApplicantId {
-    pub birth_date: String,
     /// Completed years on the business date.
     pub age: i32,
-    pub sex: &'static str,
+    pub birth_date: String,
     pub region_code: String,
+    pub sex: &'static str,
 }
 
 /// `pass`: nothing to report above `info`; `review`: warnings only; `fail`: errors.
@@ -63,17 +63,17 @@ impl Outcome {
 /// The result document.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
-    /// No finding of severity `error`.
-    pub ok: bool,
-    pub outcome: Outcome,
+    pub applicant_id: Option<ApplicantId>,
     pub applicant_type: Option<String>,
     pub documents_checked: usize,
     pub errors: usize,
-    pub warnings: usize,
     pub findings: Vec<Finding>,
+    /// No finding of severity `error`.
+    pub ok: bool,
+    pub outcome: Outcome,
     /// Distinct codes of errors, then of warnings, each in order of first occurrence.
     pub reason_codes: Vec<Code>,
-    pub applicant_id: Option<ApplicantId>,
+    pub warnings: usize,
 }
 
 struct Run<'a> {

@@ -5,7 +5,7 @@ use crate::card::{Card, Characteristic, Fallback, Matcher, Source, category_key}
 use crate::error::Error;
 use plugin_sdk::json::{Json, Kind, Vars};
 use serde::Serialize;
-use serde::ser::SerializeMap;
+use serde::ser::SerializeStruct;
 use serde_json::{Value, json};
 
 /// One characteristic's contribution.
@@ -314,17 +314,18 @@ impl Serialize for Num {
     }
 }
 
-/// The result document, written straight to text in this key order.
+/// The result document, written straight to text. Members are written in key order (the
+/// order of canonical JSON, so the SDK's writer never has to sort them).
 struct ResultDoc<'a>(&'a Scored);
 
 #[derive(Serialize)]
 struct ReasonDoc<'a> {
-    code: &'a str,
     characteristic: &'a str,
-    points: Num,
+    code: &'a str,
     max_points: Num,
-    points_lost: Num,
     message: &'a str,
+    points: Num,
+    points_lost: Num,
 }
 
 struct CharacteristicDoc<'a>(&'a Contribution);
@@ -332,53 +333,53 @@ struct CharacteristicDoc<'a>(&'a Contribution);
 impl Serialize for CharacteristicDoc<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let c = self.0;
-        let mut map = s.serialize_map(None)?;
-        map.serialize_entry("name", &c.name)?;
-        map.serialize_entry("value", &c.value)?;
-        map.serialize_entry("bin", &c.bin)?;
-        map.serialize_entry("points", &Num(c.points))?;
-        map.serialize_entry("max_points", &Num(c.max_points))?;
+        let mut doc = s.serialize_struct("Characteristic", 6)?;
+        doc.serialize_field("bin", &c.bin)?;
+        doc.serialize_field("max_points", &Num(c.max_points))?;
+        doc.serialize_field("name", &c.name)?;
+        doc.serialize_field("points", &Num(c.points))?;
+        doc.serialize_field("value", &c.value)?;
         if let Some(w) = c.woe {
-            map.serialize_entry("woe", &w)?;
+            doc.serialize_field("woe", &w)?;
         }
-        map.end()
+        doc.end()
     }
 }
 
 impl Serialize for ResultDoc<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let r = self.0;
-        let mut map = s.serialize_map(None)?;
-        map.serialize_entry("card", &r.card)?;
-        map.serialize_entry("score", &Num(r.score))?;
-        map.serialize_entry("grade", &r.grade)?;
-        map.serialize_entry("decision", &r.decision)?;
-        map.serialize_entry("probability_of_default", &r.probability_of_default)?;
-        let codes: Vec<&str> = r.reasons.iter().map(|x| x.code.as_str()).collect();
-        map.serialize_entry("reason_codes", &codes)?;
-        let reasons: Vec<ReasonDoc<'_>> = r
-            .reasons
-            .iter()
-            .map(|x| ReasonDoc {
-                code: &x.code,
-                characteristic: &x.characteristic,
-                points: Num(x.points),
-                max_points: Num(x.max_points),
-                points_lost: Num(x.points_lost()),
-                message: &x.message,
-            })
-            .collect();
-        map.serialize_entry("reasons", &reasons)?;
+        let mut doc = s.serialize_struct("Result", 9)?;
+        doc.serialize_field("card", &r.card)?;
         let characteristics: Vec<CharacteristicDoc<'_>> =
             r.contributions.iter().map(CharacteristicDoc).collect();
-        map.serialize_entry("characteristics", &characteristics)?;
+        doc.serialize_field("characteristics", &characteristics)?;
+        doc.serialize_field("decision", &r.decision)?;
+        doc.serialize_field("grade", &r.grade)?;
         let missing: Vec<&str> = r
             .contributions
             .iter()
             .filter(|c| c.missing)
             .map(|c| c.name.as_str())
             .collect();
-        map.serialize_entry("missing", &missing)?;
-        map.end()
+        doc.serialize_field("missing", &missing)?;
+        doc.serialize_field("probability_of_default", &r.probability_of_default)?;
+        let codes: Vec<&str> = r.reasons.iter().map(|x| x.code.as_str()).collect();
+        doc.serialize_field("reason_codes", &codes)?;
+        let reasons: Vec<ReasonDoc<'_>> = r
+            .reasons
+            .iter()
+            .map(|x| ReasonDoc {
+                characteristic: &x.characteristic,
+                code: &x.code,
+                max_points: Num(x.max_points),
+                message: &x.message,
+                points: Num(x.points),
+                points_lost: Num(x.points_lost()),
+            })
+            .collect();
+        doc.serialize_field("reasons", &reasons)?;
+        doc.serialize_field("score", &Num(r.score))?;
+        doc.end()
     }
 }

@@ -140,14 +140,17 @@ impl std::ops::Index<&str> for Values {
     }
 }
 
+/// Members in key order (canonical JSON's: the SDK's writer then has nothing to sort).
 impl Serialize for Values {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut map = s.serialize_map(Some(self.0.len()))?;
-        for (k, v) in &self.0 {
-            map.serialize_entry(k, v)?;
+        use serde::ser::SerializeStruct;
+        let mut sorted: Vec<&(&'static str, Value)> = self.0.iter().collect();
+        sorted.sort_unstable_by_key(|(k, _)| *k);
+        let mut doc = s.serialize_struct("Values", sorted.len())?;
+        for (k, v) in sorted {
+            doc.serialize_field(k, v)?;
         }
-        map.end()
+        doc.end()
     }
 }
 

@@ -9,6 +9,7 @@
 //! (review its diff: it is the behaviour of the bundled plugins).
 
 use super::each_sample_call;
+use engine::doc::JsonRef;
 use engine::plugin::Plugins;
 use plugin_host::Registry;
 use serde_json::json;
@@ -28,6 +29,14 @@ fn run_all(registry: &Registry) -> String {
             .expect("bundled plugin");
         let (line, result) = match report.output {
             Ok(output) => {
+                // The SDK writes canonical text, which the host keeps as it is.
+                assert!(
+                    matches!(output.result.json(), JsonRef::Kept(_)),
+                    "{}/{}/{}: the result is not canonical text",
+                    at.flow,
+                    at.sample,
+                    at.node
+                );
                 let result = (*output.result).clone();
                 let line = json!({
                     "result": output.result,

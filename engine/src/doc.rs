@@ -16,7 +16,7 @@ use crate::store::chain::write_canonical;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use std::fmt;
-use std::ops::{Deref, Range};
+use std::ops::Deref;
 use std::sync::{Arc, OnceLock};
 
 /// A shared, immutable JSON document. Dereferences to its [`Value`]; serialises as it.
@@ -27,9 +27,9 @@ pub struct Doc(Arc<Inner>);
 struct Inner {
     value: OnceLock<Value>,
     canonical: OnceLock<Box<str>>,
-    /// For a document kept as text: its top-level members (key, where the value's text
-    /// is), in key order, found on the first look-up.
-    members: OnceLock<Vec<(Box<str>, Range<usize>)>>,
+    /// For a document that came as canonical text: where its top-level members are in
+    /// it, in key order (found while checking the text).
+    members: Vec<canonical::MemberAt>,
 }
 
 /// A JSON document as it is at hand: a value, or canonical text not parsed yet.
@@ -48,21 +48,20 @@ impl Doc {
         Doc(Arc::new(Inner {
             value: OnceLock::from(value),
             canonical: OnceLock::new(),
-            members: OnceLock::new(),
+            members: Vec::new(),
         }))
     }
 
     /// The document in JSON `text`. Canonical text is kept as it is (nothing parsed until
     /// the value is asked for); anything else is parsed now.
     pub fn parse(text: String) -> Result<Doc, serde_json::Error> {
-        if canonical::is_canonical(&text) {
-            Ok(Doc(Arc::new(Inner {
+        match canonical::canonical_members(&text) {
+            Some(members) => Ok(Doc(Arc::new(Inner {
                 value: OnceLock::new(),
                 canonical: OnceLock::from(text.into_boxed_str()),
-                members: OnceLock::new(),
-            })))
-        } else {
-            serde_json::from_str(&text).map(Doc::new)
+                members,
+            }))),
+            None => serde_json::from_str(&text).map(Doc::new),
         }
     }
 
@@ -79,19 +78,18 @@ impl Doc {
         }
     }
 
-    /// The canonical text of top-level member `key`, for an object (the value is not
-    /// parsed: the text is indexed once, then each look-up is a binary search).
+    /// The canonical text of top-level member `key`, for an object. Nothing is parsed: a
+    /// document that came as canonical text finds it by binary search over the members
+    /// found when its text was checked.
     pub fn member(&self, key: &str) -> Option<&str> {
         let text = self.canonical();
-        let members = self.0.members.get_or_init(|| {
-            canonical::members(text)
-                .map(|(k, v)| {
-                    let start = v.as_ptr() as usize - text.as_ptr() as usize;
-                    (k.into_owned().into_boxed_str(), start..start + v.len())
-                })
-                .collect()
-        });
-        let at = members.binary_search_by(|(k, _)| (**k).cmp(key)).ok()?;
+        let members = &self.0.members;
+        if members.is_empty() {
+            return canonical::member(text, key);
+        }
+        let at = members
+            .binary_search_by(|(k, _)| text.get(k.clone()).unwrap_or_default().cmp(key))
+            .ok()?;
         text.get(members[at].1.clone())
     }
 

@@ -3,6 +3,7 @@
 
 use crate::needs_escape;
 use std::borrow::Cow;
+use std::ops::Range;
 
 /// Deepest nesting [`is_canonical`] accepts (serde_json refuses documents nested deeper
 /// than 128; a deeper canonical text is merely not recognised as such).
@@ -17,18 +18,40 @@ const MAX_DEPTH: usize = 100;
 /// order (so no duplicates); strings escaped exactly as serde_json escapes them; numbers
 /// written exactly as serde_json writes the number it reads from them; nesting up to 100.
 pub fn is_canonical(text: &str) -> bool {
-    let mut checker = Checker {
-        b: text.as_bytes(),
-        i: 0,
-        scratch: Vec::new(),
-    };
-    checker.value(0) && checker.i == checker.b.len()
+    Checker::new(text, false).run().is_some()
+}
+
+/// The byte ranges of a top-level member's key (without its quotes) and of its value.
+pub type MemberAt = (Range<usize>, Range<usize>);
+
+/// [`is_canonical`], and where the top-level members of a canonical object are, found in
+/// the same pass: `None` when `text` is not recognised as canonical; no members for any
+/// other value. Keys of recognised text have no escapes: each key's range is its text.
+pub fn canonical_members(text: &str) -> Option<Vec<MemberAt>> {
+    Checker::new(text, true).run()
 }
 
 struct Checker<'a> {
     b: &'a [u8],
     i: usize,
     scratch: Vec<u8>,
+    /// The top-level members, when asked for.
+    top: Option<Vec<MemberAt>>,
+}
+
+impl<'a> Checker<'a> {
+    fn new(text: &'a str, members: bool) -> Self {
+        Checker {
+            b: text.as_bytes(),
+            i: 0,
+            scratch: Vec::new(),
+            top: members.then(Vec::new),
+        }
+    }
+
+    fn run(mut self) -> Option<Vec<MemberAt>> {
+        (self.value(0) && self.i == self.b.len()).then(|| self.top.unwrap_or_default())
+    }
 }
 
 impl Checker<'_> {
@@ -72,12 +95,19 @@ impl Checker<'_> {
                 return false;
             }
             previous = Some(key);
+            let key_at = start..self.i - 1;
             if self.b.get(self.i) != Some(&b':') {
                 return false;
             }
             self.i += 1;
+            let value_start = self.i;
             if !self.value(depth) {
                 return false;
+            }
+            if depth == 1
+                && let Some(top) = &mut self.top
+            {
+                top.push((key_at, value_start..self.i));
             }
             match self.b.get(self.i) {
                 Some(b',') => self.i += 1,
@@ -394,6 +424,15 @@ mod tests {
                 prop_assert_eq!(found.as_ref(), Some(value));
             }
             prop_assert_eq!(member(&text, "\u{10ffff}"), None);
+            if let Some(at) = canonical_members(&text) {
+                let indexed: Vec<(&str, &str)> = at.iter().map(|(k, v)| (&text[k.clone()], &text[v.clone()])).collect();
+                let scanned: Vec<(String, &str)> = members(&text).map(|(k, v)| (k.into_owned(), v)).collect();
+                prop_assert_eq!(indexed.len(), scanned.len());
+                for ((ik, iv), (sk, sv)) in indexed.iter().zip(&scanned) {
+                    prop_assert_eq!(*ik, sk.as_str());
+                    prop_assert_eq!(iv, sv);
+                }
+            }
             prop_assert_eq!(walked, expected);
         }
     }
@@ -447,6 +486,27 @@ mod tests {
         assert!(!is_canonical(&deep));
         let ok = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
         assert!(is_canonical(&ok));
+    }
+
+    #[test]
+    fn canonical_members_are_found_while_checking() {
+        let text = r#"{"a":[1,{"z":2}],"b":"x","c":{"d":null}}"#;
+        let at = canonical_members(text).unwrap();
+        let found: Vec<(&str, &str)> = at
+            .iter()
+            .map(|(k, v)| (&text[k.clone()], &text[v.clone()]))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("a", r#"[1,{"z":2}]"#),
+                ("b", "\"x\""),
+                ("c", r#"{"d":null}"#)
+            ]
+        );
+        assert_eq!(canonical_members("[1]"), Some(vec![]));
+        assert_eq!(canonical_members("{}"), Some(vec![]));
+        assert_eq!(canonical_members(r#"{"b":1,"a":2}"#), None);
     }
 
     #[test]

@@ -9,7 +9,7 @@
 mod check;
 mod ser;
 
-pub use check::{is_canonical, member, members};
+pub use check::{MemberAt, canonical_members, is_canonical, member, members};
 pub use ser::{CanonicalError, to_canonical_json};
 #[doc(hidden)]
 pub use ser::{RAW, writing};

@@ -333,27 +333,9 @@ fn value_end(b: &[u8], at: usize) -> usize {
 mod tests {
     use super::*;
     use crate::canonical_json;
+    use crate::tests::arb_json;
     use proptest::prelude::*;
     use serde_json::{Value, json};
-
-    fn arb_json() -> impl Strategy<Value = Value> {
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Bool),
-            any::<i64>().prop_map(Value::from),
-            any::<u64>().prop_map(Value::from),
-            any::<f64>().prop_map(Value::from),
-            (-1000i32..1000, -3i32..3).prop_map(|(m, e)| Value::from(f64::from(m) * 10f64.powi(e))),
-            "\\PC{0,8}|[\\x00-\\x1f\"\\\\/a-zé中]{0,6}".prop_map(Value::String),
-        ];
-        leaf.prop_recursive(4, 32, 5, |inner| {
-            prop_oneof![
-                proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
-                proptest::collection::btree_map("[a-d\"\\\\é\\x01]{0,3}", inner, 0..5)
-                    .prop_map(|m| Value::Object(m.into_iter().rev().collect())),
-            ]
-        })
-    }
 
     /// The promise: a recognised text is the canonical text of what it parses to.
     fn assert_sound(text: &str) -> Result<(), TestCaseError> {

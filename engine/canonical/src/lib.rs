@@ -129,7 +129,30 @@ pub(crate) fn needs_escape(word: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::json;
+
+    /// JSON documents for the property tests: every kind of number (floats of every
+    /// magnitude, and short decimals), strings with characters that need escapes, objects
+    /// whose keys come out of order and need escapes too.
+    pub(crate) fn arb_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            (-1000i32..1000, -3i32..3).prop_map(|(m, e)| Value::from(f64::from(m) * 10f64.powi(e))),
+            "\\PC{0,8}|[\\x00-\\x1f\"\\\\/a-zé中]{0,6}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::btree_map("[a-e\"\\\\é\\x01]{0,3}|\\PC{0,3}", inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().rev().collect())),
+            ]
+        })
+    }
 
     #[test]
     fn canonical_json_sorts_keys_at_every_level() {

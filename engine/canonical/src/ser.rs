@@ -751,28 +751,9 @@ mod tests {
         assert!(to_canonical_json(&m, None).is_err());
     }
 
-    fn arb_json() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
-        use proptest::prelude::*;
-        let leaf = prop_oneof![
-            Just(serde_json::Value::Null),
-            any::<bool>().prop_map(serde_json::Value::from),
-            any::<i64>().prop_map(serde_json::Value::from),
-            any::<u64>().prop_map(serde_json::Value::from),
-            any::<f64>().prop_map(serde_json::Value::from),
-            "\\PC{0,8}|[\\x00-\\x1f\"\\\\a-z]{0,4}".prop_map(serde_json::Value::from),
-        ];
-        leaf.prop_recursive(4, 64, 6, |inner| {
-            prop_oneof![
-                proptest::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::from),
-                proptest::collection::btree_map("[a-e]{0,3}|\\PC{0,3}", inner, 0..6)
-                    .prop_map(|m| serde_json::Value::Object(m.into_iter().rev().collect())),
-            ]
-        })
-    }
-
     proptest::proptest! {
         #[test]
-        fn any_json_document_is_written_as_canonical_json_writes_it(v in arb_json()) {
+        fn any_json_document_is_written_as_canonical_json_writes_it(v in crate::tests::arb_json()) {
             proptest::prop_assert_eq!(to_canonical_json(&v, None).unwrap(), canonical_json(&v));
         }
     }

@@ -96,14 +96,16 @@ impl<'a> Canonical<'a> {
         serde_json::to_writer(&mut *self.out, &n).map_err(|e| CanonicalError(e.to_string()))
     }
 
-    fn object(self) -> Object<'a> {
+    /// An object of about `len` members (serde's length hint: members are tracked, not
+    /// just written, in case they come out of order).
+    fn object(self, len: usize) -> Object<'a> {
         let open = self.out.len();
         self.out.push(b'{');
         Object {
             out: self.out,
             skip_key: self.skip_key,
             open,
-            members: Vec::new(),
+            members: Vec::with_capacity(len.min(64)),
             sorted: true,
             key: None,
         }
@@ -243,21 +245,21 @@ impl<'a> ser::Serializer for Canonical<'a> {
             Canonical::nested(self.out).serialize_seq(Some(len))?,
         ))
     }
-    fn serialize_map(self, _len: Option<usize>) -> Result<Object<'a>> {
-        Ok(self.object())
+    fn serialize_map(self, len: Option<usize>) -> Result<Object<'a>> {
+        Ok(self.object(len.unwrap_or(8)))
     }
-    fn serialize_struct(self, _: &'static str, _len: usize) -> Result<Object<'a>> {
-        Ok(self.object())
+    fn serialize_struct(self, _: &'static str, len: usize) -> Result<Object<'a>> {
+        Ok(self.object(len))
     }
     fn serialize_struct_variant(
         self,
         _: &'static str,
         _: u32,
         variant: &'static str,
-        _len: usize,
+        len: usize,
     ) -> Result<Variant<Object<'a>>> {
         open_variant(self.out, variant);
-        Ok(Variant(Canonical::nested(self.out).object()))
+        Ok(Variant(Canonical::nested(self.out).object(len)))
     }
 }
 

@@ -245,7 +245,8 @@ pub fn step_input(flow: &Flow, state: &CaseState, node: &NodeId) -> Option<StepI
         // Canonical (keys sorted): the live state and one replayed from the stored history
         // give the same text, so the recorded input digest can be checked later.
         vars: state.vars().canonical_json(),
-        business_date: state.business_date().format("%Y-%m-%d").to_string(),
+        // `YYYY-MM-DD` (NaiveDate's Display is `%Y-%m-%d` without parsing a format string).
+        business_date: state.business_date().to_string(),
     })
 }
 

@@ -155,3 +155,22 @@ fn commands_for_another_flow_version_are_rejected() {
         Err(ReplayError::NotStarted { .. })
     ));
 }
+
+#[test]
+fn a_business_date_is_written_as_yyyy_mm_dd_for_every_year() {
+    for (y, m, d) in [
+        (2026, 1, 5),
+        (1, 12, 31),
+        (999, 3, 4),
+        (9999, 12, 31),
+        (12345, 6, 7),
+        (-44, 3, 15),
+    ] {
+        let date = NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        assert_eq!(
+            date.to_string(),
+            date.format("%Y-%m-%d").to_string(),
+            "{y}-{m}-{d}"
+        );
+    }
+}

@@ -160,6 +160,18 @@ fn a_result_that_is_not_json_is_malformed_output() {
 }
 
 #[test]
+fn a_result_that_is_json_but_not_canonical_is_parsed_and_written_canonically() {
+    let call = raw().call(&input(json!("unsorted")), &limits());
+    let result = call.report.output.expect("valid JSON is a result").result;
+    assert!(
+        matches!(result.json(), engine::doc::JsonRef::Value(_)),
+        "not canonical: parsed"
+    );
+    assert_eq!(result.canonical(), r#"{"a":[2.5,"A"],"b":1}"#);
+    assert_eq!(*result, json!({"b": 1, "a": [2.5, "A"]}));
+}
+
+#[test]
 fn a_plugin_error_keeps_its_code() {
     let error = failure(misbehave(), &mode("error"), &limits());
     assert_eq!(error.kind, StepErrorKind::Plugin);

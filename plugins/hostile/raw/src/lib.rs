@@ -5,6 +5,8 @@
 //! - `"bad-json"`: a result that is not JSON → the host reports malformed output.
 //! - `"huge-reason"`: one reason code of 2 MiB → the host's output limit applies to
 //!   every field, not only `result`.
+//! - `"unsorted"`: valid JSON that is not canonical (whitespace, keys out of order, a
+//!   needless escape, a trailing zero) → the host parses it and stores it canonically.
 //! - anything else: a valid, empty result.
 
 use plugin_sdk::bindings;
@@ -25,6 +27,11 @@ impl bindings::Guest for Raw {
     fn run(input: StepInput) -> Result<StepOutput, StepError> {
         let (result, reasons) = if input.config.contains("bad-json") {
             ("{\"score\": 7,".to_string(), vec![])
+        } else if input.config.contains("unsorted") {
+            (
+                "{ \"b\": 1, \"a\": [2.50, \"\\u0041\"] }".to_string(),
+                vec![],
+            )
         } else if input.config.contains("huge-reason") {
             let reason = Reason {
                 code: "X".repeat(2 << 20),

@@ -78,19 +78,7 @@ impl Reach {
     fn project_text(&self, text: &str) -> Value {
         match self {
             Reach::Fields(fields) if text.starts_with('{') => {
-                // Members come sorted by key: none after the last field reached is read.
-                let last = fields.keys().next_back().map_or("", String::as_str);
-                let map: HashMap<Key, Value> = canonical::members(text)
-                    .take_while(|(k, _)| k.as_ref() <= last)
-                    .filter_map(|(k, member)| {
-                        let reach = fields.get(k.as_ref())?;
-                        Some((
-                            Key::String(Arc::new(k.into_owned())),
-                            reach.project_text(member),
-                        ))
-                    })
-                    .collect();
-                Value::Map(Map { map: Arc::new(map) })
+                project_members(fields, |k| canonical::member(text, k))
             }
             // Canonical text always parses.
             _ => json_to_cel(&serde_json::from_str(text).unwrap_or_default()),
@@ -103,18 +91,27 @@ impl Reach {
             (_, JsonRef::Canonical(text)) => self.project_text(text),
             // A kept document's top level is indexed: each field is one look-up.
             (Reach::Fields(fields), JsonRef::Kept(doc)) if doc.canonical().starts_with('{') => {
-                let map: HashMap<Key, Value> = fields
-                    .iter()
-                    .filter_map(|(k, reach)| {
-                        let member = doc.member(k)?;
-                        Some((Key::String(Arc::new(k.clone())), reach.project_text(member)))
-                    })
-                    .collect();
-                Value::Map(Map { map: Arc::new(map) })
+                project_members(fields, |k| doc.member(k))
             }
             (_, JsonRef::Kept(doc)) => self.project_text(doc.canonical()),
         }
     }
+}
+
+/// The reached `fields` of an object whose members' canonical texts `member` finds, as a
+/// CEL map (a field the object lacks is left out, as [`Reach::project`] leaves it out).
+fn project_members<'t>(
+    fields: &BTreeMap<String, Reach>,
+    member: impl Fn(&str) -> Option<&'t str>,
+) -> Value {
+    let map: HashMap<Key, Value> = fields
+        .iter()
+        .filter_map(|(k, reach)| {
+            let text = member(k)?;
+            Some((Key::String(Arc::new(k.clone())), reach.project_text(text)))
+        })
+        .collect();
+    Value::Map(Map { map: Arc::new(map) })
 }
 
 /// Why an expression did not compile. `offset` is the position, in characters from the

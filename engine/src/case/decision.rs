@@ -74,21 +74,16 @@ pub(super) fn read_values<'e>(
 /// parsing the rest of it.
 fn lookup(vars: &Vars, path: &str) -> Option<Value> {
     let mut segs = path.split('.');
-    match vars.get_json(segs.next()?)? {
-        JsonRef::Value(first) => segs.try_fold(first, |v, seg| v.get(seg)).cloned(),
-        JsonRef::Canonical(text) => {
-            let text = segs.try_fold(text, |t, seg| canonical::member(t, seg))?;
-            serde_json::from_str(text).ok()
-        }
-        JsonRef::Kept(doc) => {
-            let text = match segs.next() {
-                Some(seg) => doc.member(seg)?,
-                None => doc.canonical(),
-            };
-            let text = segs.try_fold(text, |t, seg| canonical::member(t, seg))?;
-            serde_json::from_str(text).ok()
-        }
-    }
+    let text = match vars.get_json(segs.next()?)? {
+        JsonRef::Value(first) => return segs.try_fold(first, |v, seg| v.get(seg)).cloned(),
+        JsonRef::Canonical(text) => text,
+        JsonRef::Kept(doc) => match segs.next() {
+            Some(seg) => doc.member(seg)?,
+            None => doc.canonical(),
+        },
+    };
+    let text = segs.try_fold(text, |t, seg| canonical::member(t, seg))?;
+    serde_json::from_str(text).ok()
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use crate::store::chain::write_canonical;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use std::fmt;
-use std::ops::Deref;
+use std::ops::{Deref, Range};
 use std::sync::{Arc, OnceLock};
 
 /// A shared, immutable JSON document. Dereferences to its [`Value`]; serialises as it.
@@ -27,19 +27,22 @@ pub struct Doc(Arc<Inner>);
 struct Inner {
     value: OnceLock<Value>,
     canonical: OnceLock<Box<str>>,
-    /// For a document that came as canonical text: where its top-level members are in
-    /// it, in key order (found while checking the text).
-    members: Vec<canonical::MemberAt>,
+    /// An object's top-level members in key order: each key (unescaped) and where its
+    /// value is in the canonical text. Found while checking a text that came canonical,
+    /// else on first use.
+    members: OnceLock<Vec<Member>>,
 }
+
+/// A top-level member of a document: its key, and the byte range of its value's text in
+/// the document's canonical text.
+pub type Member = (Box<str>, Range<usize>);
 
 /// A JSON document as it is at hand: a value, or canonical text not parsed yet.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum JsonRef<'a> {
     Value(&'a Value),
-    /// Canonical JSON text (`chain::canonical_json`): every member of it is canonical too.
-    Canonical(&'a str),
-    /// A document kept as canonical text: [`Doc::member`] finds its top-level members
-    /// through an index made once.
+    /// A document kept as canonical text (`chain::canonical_json`; every member of it is
+    /// canonical too): [`Doc::member`] finds its top-level members through an index.
     Kept(&'a Doc),
 }
 
@@ -48,7 +51,7 @@ impl Doc {
         Doc(Arc::new(Inner {
             value: OnceLock::from(value),
             canonical: OnceLock::new(),
-            members: Vec::new(),
+            members: OnceLock::new(),
         }))
     }
 
@@ -56,11 +59,18 @@ impl Doc {
     /// the value is asked for); anything else is parsed now.
     pub fn parse(text: String) -> Result<Doc, serde_json::Error> {
         match canonical::canonical_members(&text) {
-            Some(members) => Ok(Doc(Arc::new(Inner {
-                value: OnceLock::new(),
-                canonical: OnceLock::from(text.into_boxed_str()),
-                members,
-            }))),
+            Some(at) => {
+                // Keys of recognised text have no escapes: each key is its text.
+                let members: Vec<Member> = at
+                    .into_iter()
+                    .map(|(key, value)| (text.get(key).unwrap_or_default().into(), value))
+                    .collect();
+                Ok(Doc(Arc::new(Inner {
+                    value: OnceLock::new(),
+                    canonical: OnceLock::from(text.into_boxed_str()),
+                    members: OnceLock::from(members),
+                })))
+            }
             None => serde_json::from_str(&text).map(Doc::new),
         }
     }
@@ -78,19 +88,26 @@ impl Doc {
         }
     }
 
-    /// The canonical text of top-level member `key`, for an object. Nothing is parsed: a
-    /// document that came as canonical text finds it by binary search over the members
-    /// found when its text was checked.
+    /// An object's top-level members, in key order (none for anything else), found once:
+    /// for a document that came as canonical text, while its text was checked.
+    pub fn members(&self) -> &[Member] {
+        self.0.members.get_or_init(|| {
+            let text = self.canonical();
+            canonical::members(text)
+                .map(|(key, value)| {
+                    let start = value.as_ptr() as usize - text.as_ptr() as usize;
+                    (key.into(), start..start + value.len())
+                })
+                .collect()
+        })
+    }
+
+    /// The canonical text of top-level member `key`, for an object: a binary search over
+    /// [`Doc::members`], parsing nothing.
     pub fn member(&self, key: &str) -> Option<&str> {
-        let text = self.canonical();
-        let members = &self.0.members;
-        if members.is_empty() {
-            return canonical::member(text, key);
-        }
-        let at = members
-            .binary_search_by(|(k, _)| text.get(k.clone()).unwrap_or_default().cmp(key))
-            .ok()?;
-        text.get(members[at].1.clone())
+        let members = self.members();
+        let at = members.binary_search_by(|(k, _)| (**k).cmp(key)).ok()?;
+        self.canonical().get(members[at].1.clone())
     }
 
     /// The document as canonical JSON (`chain::canonical_json`), made once.

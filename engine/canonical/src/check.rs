@@ -52,9 +52,7 @@ impl<'a> Checker<'a> {
     fn run(mut self) -> Option<Vec<MemberAt>> {
         (self.value(0) && self.i == self.b.len()).then(|| self.top.unwrap_or_default())
     }
-}
 
-impl Checker<'_> {
     fn value(&mut self, depth: usize) -> bool {
         match self.b.get(self.i) {
             Some(b'{') => self.object(depth + 1),
@@ -90,12 +88,12 @@ impl Checker<'_> {
             if self.string() != Some(false) {
                 return false;
             }
-            let key = &self.b[start..self.i - 1];
+            let key_at = start..self.i - 1;
+            let key = &self.b[key_at.clone()];
             if previous.is_some_and(|p| p >= key) {
                 return false;
             }
             previous = Some(key);
-            let key_at = start..self.i - 1;
             if self.b.get(self.i) != Some(&b':') {
                 return false;
             }

@@ -76,7 +76,6 @@ fn lookup(vars: &Vars, path: &str) -> Option<Value> {
     let mut segs = path.split('.');
     let text = match vars.get_json(segs.next()?)? {
         JsonRef::Value(first) => return segs.try_fold(first, |v, seg| v.get(seg)).cloned(),
-        JsonRef::Canonical(text) => text,
         JsonRef::Kept(doc) => match segs.next() {
             Some(seg) => doc.member(seg)?,
             None => doc.canonical(),

@@ -6,23 +6,19 @@
 //! canonical JSON, put together from each document's canonical text, which is made once
 //! and also copied into the stored events.
 
-use crate::doc::{Doc, JsonRef};
+use crate::doc::{Doc, JsonRef, Member};
 use crate::store::chain::write_str;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::fmt;
-use std::ops::Range;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 /// The case variables: always a JSON object (an input that is not one counts as `{}`).
 #[derive(Clone)]
 pub struct Vars {
     /// The case input, as the `CaseStarted` event holds it.
     input: Doc,
-    /// The members of the input's canonical text: each key and the range of its value;
-    /// found on first use and shared by every clone of these variables.
-    input_members: Arc<OnceLock<Vec<(String, Range<usize>)>>>,
     /// Step results by variable name; a name here hides the input member of that name.
     set: BTreeMap<String, Doc>,
 }
@@ -34,7 +30,6 @@ impl Vars {
     pub fn from_input(input: Doc) -> Vars {
         Vars {
             input,
-            input_members: Arc::default(),
             set: BTreeMap::new(),
         }
     }
@@ -95,21 +90,20 @@ impl Vars {
     /// The variables as canonical JSON (keys sorted at every level), byte for byte what
     /// [`crate::store::chain::canonical_json`] makes of [`Vars::to_value`].
     pub fn canonical_json(&self) -> String {
-        let (text, members): (&str, &[(String, Range<usize>)]) = if self.input.is_object() {
+        let (text, members): (&str, &[Member]) = if self.input.is_object() {
             let text = self.input.canonical();
             if self.set.is_empty() {
                 return text.to_string();
             }
-            let members = self.input_members.get_or_init(|| members_of(text));
-            (text, members)
+            (text, self.input.members())
         } else {
             ("{}", &[])
         };
         let set = &self.set;
         let input = members
             .iter()
-            .filter(|(k, _)| !set.contains_key(k.as_str()))
-            .map(|(k, range)| (k.as_str(), &text[range.clone()]));
+            .filter(|(k, _)| !set.contains_key(&**k))
+            .map(|(k, range)| (&**k, &text[range.clone()]));
         let results = set.iter().map(|(k, doc)| (k.as_str(), doc.canonical()));
         let len = text.len()
             + set
@@ -130,17 +124,6 @@ impl Vars {
         // Only JSON text (valid UTF-8) was written.
         String::from_utf8(out).unwrap_or_default()
     }
-}
-
-/// The members of an object's canonical JSON text: each key (unescaped) and the byte
-/// range of its value.
-fn members_of(text: &str) -> Vec<(String, Range<usize>)> {
-    crate::store::canonical::members(text)
-        .map(|(key, value)| {
-            let start = value.as_ptr() as usize - text.as_ptr() as usize;
-            (key.into_owned(), start..start + value.len())
-        })
-        .collect()
 }
 
 /// Merges two iterators sorted by key, with distinct keys, into one sorted by key.

@@ -494,6 +494,13 @@ fn criterion_benches(c: &mut Criterion) {
 /// A fixed number of calls of one retail-loan node (after the same warm-up as the
 /// figures), for counting instructions from outside.
 fn fixed_calls(node: &str) {
+    // `PLUGIN_BENCH_ROUNDS`: rounds over the node's sample inputs (default 2,000). Two
+    // counts under `valgrind --tool=callgrind` give the instructions per call as the
+    // difference of their totals, without the start-up.
+    let rounds: usize = std::env::var("PLUGIN_BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(2_000);
     let registry = path_registry();
     let nodes = retail_loan_path(&registry);
     let limits = CallLimits::default();
@@ -504,7 +511,7 @@ fn fixed_calls(node: &str) {
             .host()
             .load(&raw, LoadSource::Bytes("raw".into()))
             .expect("raw loads");
-        for _ in 0..2_000 {
+        for _ in 0..rounds {
             for input in &nodes[1].inputs {
                 assert!(raw.call(input, &limits).report.output.is_ok());
             }
@@ -514,7 +521,7 @@ fn fixed_calls(node: &str) {
     let node = nodes.iter().find(|n| n.node == node).unwrap_or_else(|| {
         panic!("no retail-loan node `{node}` (documents, score, compliance, raw)")
     });
-    for _ in 0..2_000 {
+    for _ in 0..rounds {
         for input in &node.inputs {
             assert!(node.plugin.call(input, &limits).report.output.is_ok());
         }

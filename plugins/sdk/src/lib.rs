@@ -117,14 +117,15 @@ pub struct TextInput<'a> {
     pub node_id: &'a str,
     /// The node config (syntax checked, not parsed).
     pub config: Json<'a>,
-    /// The case variables (syntax checked, top level indexed).
+    /// The case variables (structure checked, top level indexed).
     pub vars: Vars<'a>,
     /// `YYYY-MM-DD`.
     pub business_date: &'a str,
 }
 
 impl<'a> TextInput<'a> {
-    /// Checks the syntax of the case variables while indexing them (one pass). The
+    /// Indexes the case variables' top level (checking their structure; see
+    /// [`Vars::parse`]). The
     /// config is read by the plugin's typed parse, which fails on bad syntax; when a
     /// call fails, the SDK checks the config's syntax and reports it as `invalid_input`.
     pub fn new(

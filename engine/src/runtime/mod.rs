@@ -32,7 +32,7 @@ use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc};
 use uuid::Uuid;
 
@@ -113,7 +113,8 @@ pub struct Config {
     pub idle_ceiling: Duration,
     pub call_limits: CallLimits,
     /// Plugin runs folded into one transition at most (see `Runtime::advance`): the
-    /// automatic steps that follow a command run at once and commit together.
+    /// automatic steps that follow a command run at once and commit together. A chain
+    /// also stops before a step whose time limit would take it past half of `lease`.
     pub chain_steps: usize,
 }
 
@@ -943,7 +944,9 @@ impl<S: Store> Runtime<S> {
 
     /// Runs, here and now, the plugin steps a decision asks for at once, folding each
     /// result into the same transition, until the case waits for something else (a
-    /// person, the clock, a retry's backoff), ends, or `chain_steps` runs were made.
+    /// person, the clock, a retry's backoff), ends, `chain_steps` runs were made, or the
+    /// next step, should it take its whole time limit, would end more than half a lease
+    /// after the chain began.
     ///
     /// Nothing of it is acknowledged before the one transaction holding all of it is on
     /// disk; plugins are pure, so a crash before that commit only means they run again
@@ -987,8 +990,13 @@ impl<S: Store> Runtime<S> {
         mut decision: Decision,
     ) -> Result<(CaseState, Decision)> {
         let budget = self.inner.cfg.chain_steps;
+        // A chain commits within half a lease: the job it may have started from (and
+        // its run) stays leased to this process until the commit checks the lease.
+        let deadline = Instant::now() + self.inner.cfg.lease / 2;
+        let default_timeout = self.inner.cfg.call_limits.timeout;
         let mut runs = 0usize;
-        while runs < budget && self.wants_steps_now(&decision) {
+        let mut late = false;
+        while runs < budget && !late && self.wants_steps_now(&decision) {
             for effect in std::mem::take(&mut decision.effects) {
                 let Effect::RunPlugin {
                     node,
@@ -1008,8 +1016,10 @@ impl<S: Store> Runtime<S> {
                     // Cancelled by a step run earlier in this chain: nothing to enqueue.
                     continue;
                 }
+                // A step that might not end before the deadline is left to a job.
+                late |= Instant::now() + timeout.unwrap_or(default_timeout) > deadline;
                 let input = match case::step_input(flow, &state, node) {
-                    Some(input) if runs < budget => input,
+                    Some(input) if runs < budget && !late => input,
                     _ => {
                         decision.effects.push(effect);
                         continue;

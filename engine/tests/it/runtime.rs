@@ -15,7 +15,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// `count@1` returns how often it ran for this case and node; a node whose config says
-/// `fail_first: true` times out on its first run in each case (the one retryable failure).
+/// `fail_first: true` times out on its first run in each case (the one retryable failure),
+/// and one that says `sleep_ms: n` takes that long.
 #[derive(Default)]
 struct Counting {
     runs: Mutex<HashMap<(String, String), u32>>,
@@ -46,6 +47,9 @@ impl Plugins for Counting {
             *n
         };
         let config: serde_json::Value = serde_json::from_str(&input.config).unwrap();
+        if let Some(ms) = config["sleep_ms"].as_u64() {
+            std::thread::sleep(Duration::from_millis(ms));
+        }
         let build = PluginBuild {
             name: plugin.name.clone(),
             version: "1.0.0".into(),
@@ -211,6 +215,38 @@ async fn chain_steps_bounds_the_fold_and_jobs_finish_the_case() {
         .filter(|e| e.kind == "step_completed")
         .count();
     assert_eq!(started, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_stops_before_a_step_that_could_outlast_half_a_lease() {
+    // Each step may take 150 ms and takes 60; half a lease is 200 ms. After one step
+    // (60 ms in), the next could end at 210 ms: it is left to a job, whose run starts a
+    // chain of its own with c folded in.
+    const SLOW: &str = "flow: slow
+start: a
+nodes:
+  a: { kind: task, plugin: count@1, config: { sleep_ms: 60 }, timeout: 150ms, result: a, next: b }
+  b: { kind: task, plugin: count@1, config: { sleep_ms: 60 }, timeout: 150ms, result: b, next: c }
+  c: { kind: task, plugin: count@1, config: { sleep_ms: 60 }, timeout: 150ms, result: c, next: done }
+  done: { kind: end, outcome: done }
+";
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = Config {
+        lease: Duration::from_millis(400),
+        ..Config::default()
+    };
+    let (rt, plugins) = runtime(&dir, cfg).await;
+    let (out, before) = start_here(&rt, "slow.yaml", SLOW).await;
+    assert_eq!(
+        out.status,
+        CaseStatus::Running,
+        "only a ran before the commit"
+    );
+    rt.wait_idle().await;
+    let case = rt.case_state(out.case_id).await.unwrap();
+    assert_eq!(case.outcome(), Some("done"));
+    assert_eq!(rt.store().commit_stats().transitions - before, 2);
+    assert_eq!(plugins.runs.lock().unwrap().len(), 3, "each step ran once");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

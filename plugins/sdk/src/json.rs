@@ -858,7 +858,16 @@ mod tests {
             *seed ^= *seed << 17;
             *seed
         }
-        let texts = ["", "a", "k\"q", "back\\slash", "tab\tnew\nline", "ünï ✓", "}]{[,:", "\u{1}"];
+        let texts = [
+            "",
+            "a",
+            "k\"q",
+            "back\\slash",
+            "tab\tnew\nline",
+            "ünï ✓",
+            "}]{[,:",
+            "\u{1}",
+        ];
         match next(seed) % if depth == 0 { 5 } else { 7 } {
             0 => Value::Null,
             1 => Value::Bool(next(seed) % 2 == 0),

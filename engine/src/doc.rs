@@ -91,8 +91,10 @@ impl Doc {
     /// An object's top-level members, in key order (none for anything else), found once:
     /// for a document that came as canonical text, while its text was checked.
     pub fn members(&self) -> &[Member] {
+        // Made first, outside the index's initialisation: writing an object's text sets
+        // the index too.
+        let text = self.canonical();
         self.0.members.get_or_init(|| {
-            let text = self.canonical();
             canonical::members(text)
                 .map(|(key, value)| {
                     let start = value.as_ptr() as usize - text.as_ptr() as usize;
@@ -113,8 +115,18 @@ impl Doc {
     /// The document as canonical JSON (`chain::canonical_json`), made once.
     pub fn canonical(&self) -> &str {
         self.0.canonical.get_or_init(|| {
-            let mut out = Vec::with_capacity(128);
-            write_canonical(self.value(), &mut out);
+            let mut out = Vec::with_capacity(256);
+            match self.value() {
+                // The member index comes with the text (what `members` would walk it for).
+                Value::Object(map) => {
+                    let mut members = Vec::with_capacity(map.len());
+                    canonical::write_object(map, &mut out, |key, at| {
+                        members.push((key.into(), at));
+                    });
+                    let _ = self.0.members.set(members);
+                }
+                value => write_canonical(value, &mut out),
+            }
             // Only JSON text (valid UTF-8) was written.
             String::from_utf8(out).unwrap_or_default().into_boxed_str()
         })
@@ -233,6 +245,34 @@ mod tests {
         let back: Doc = serde_json::from_str(&serde_json::to_string(&doc).unwrap()).unwrap();
         assert_eq!(back, doc);
         assert_eq!(doc.into_value(), value);
+    }
+
+    #[test]
+    fn the_member_index_made_while_writing_is_the_one_found_by_walking_the_text() {
+        for value in [
+            json!({"b": [1, {"y": "\"", "x": null}], "a\"q": 2.5, "": {}, "é": "ü\n", "a": 0}),
+            json!({}),
+            json!([1, {"a": 2}]),
+            json!("s"),
+        ] {
+            let doc = Doc::new(value.clone());
+            let written = doc.members().to_vec();
+            let text = doc.canonical();
+            let walked: Vec<Member> = canonical::members(text)
+                .map(|(key, v)| {
+                    let start = v.as_ptr() as usize - text.as_ptr() as usize;
+                    (key.into(), start..start + v.len())
+                })
+                .collect();
+            assert_eq!(written, walked, "{value}");
+            for (key, at) in &written {
+                assert_eq!(Some(&text[at.clone()]), doc.member(key), "{key}");
+                assert_eq!(
+                    serde_json::from_str::<Value>(&text[at.clone()]).unwrap(),
+                    value[&**key]
+                );
+            }
+        }
     }
 
     #[test]

@@ -14,7 +14,8 @@ pub use ser::{CanonicalError, to_canonical_json};
 #[doc(hidden)]
 pub use ser::{RAW, writing};
 
-use serde_json::Value;
+use serde_json::{Map, Value};
+use std::ops::Range;
 
 /// Serialises JSON with object keys sorted at every level and no insignificant
 /// whitespace, so that equal documents always give equal bytes (and equal hashes).
@@ -28,20 +29,7 @@ pub fn canonical_json(value: &Value) -> String {
 /// [`canonical_json`] appended to a byte buffer (no intermediate strings).
 pub fn write_canonical(value: &Value, out: &mut Vec<u8>) {
     match value {
-        Value::Object(map) => {
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            out.push(b'{');
-            for (i, (key, value)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_str(key, out);
-                out.push(b':');
-                write_canonical(value, out);
-            }
-            out.push(b'}');
-        }
+        Value::Object(map) => write_object(map, out, |_, _| {}),
         Value::Array(items) => {
             out.push(b'[');
             for (i, item) in items.iter().enumerate() {
@@ -61,6 +49,30 @@ pub fn write_canonical(value: &Value, out: &mut Vec<u8>) {
             let _ = serde_json::to_writer(&mut *out, n);
         }
     }
+}
+
+/// [`write_canonical`] of an object, handing `member` each key and the byte range of its
+/// value's text in `out`, in the order written (by key): an index of the object's members
+/// without walking the text again.
+pub fn write_object<'v>(
+    map: &'v Map<String, Value>,
+    out: &mut Vec<u8>,
+    mut member: impl FnMut(&'v str, Range<usize>),
+) {
+    let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    out.push(b'{');
+    for (i, (key, value)) in entries.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_str(key, out);
+        out.push(b':');
+        let start = out.len();
+        write_canonical(value, out);
+        member(key, start..out.len());
+    }
+    out.push(b'}');
 }
 
 /// A JSON string literal, escaped exactly as serde_json does (the hashes of stored

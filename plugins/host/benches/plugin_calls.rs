@@ -9,8 +9,10 @@
 //! runs the criterion benchmarks; `PLUGIN_BENCH=figures` or `PLUGIN_BENCH=criterion`
 //! runs only one of the two; `PLUGIN_BENCH=path` prints only the retail-loan path.
 //! `PLUGIN_BENCH=calls:<node>` (e.g. `calls:score`; `calls:raw` for the score inputs
-//! into hostile-raw) makes a fixed 16,000 calls of one retail-loan node and prints nothing: for `perf stat -e instructions`, which a busy
-//! machine does not blur the way it blurs time.
+//! into hostile-raw) makes a fixed 2,000 rounds (`PLUGIN_BENCH_ROUNDS`) over the node's 8 sample
+//! inputs and prints nothing: for instruction counts (`perf stat -e instructions`, or
+//! `valgrind --tool=callgrind` where the VM has no counters), which a busy machine does not
+//! blur the way it blurs time.
 //! `PLUGIN_BENCH_PLUGINS=<dir>` runs the retail-loan figures with the `*.wasm` plugins
 //! in that folder instead of the bundled ones (e.g. builds of an older commit, to
 //! compare on the same machine at the same time).

@@ -189,15 +189,13 @@ async fn the_fold_stops_at_a_backoff_and_the_rest_runs_as_a_job() {
     assert_eq!(rt.store().next_due().await.unwrap(), None);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn chain_steps_bounds_the_fold_and_jobs_finish_the_case() {
+/// Starts a case of `yaml` (steps a, b, c, then the end `done`) under `cfg`, where only a
+/// is to run before the first commit: b's job then runs with c folded in (a job's own
+/// run does not count against the chain's bounds). Two commits, each step run once.
+async fn a_alone_then_jobs(cfg: Config, file: &str, yaml: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = Config {
-        chain_steps: 1,
-        ..Config::default()
-    };
-    let (rt, _) = runtime(&dir, cfg).await;
-    let (out, before) = start_here(&rt, "three.yaml", THREE_STEPS).await;
+    let (rt, plugins) = runtime(&dir, cfg).await;
+    let (out, before) = start_here(&rt, file, yaml).await;
     assert_eq!(
         out.status,
         CaseStatus::Running,
@@ -206,22 +204,29 @@ async fn chain_steps_bounds_the_fold_and_jobs_finish_the_case() {
     rt.wait_idle().await;
     let case = rt.case_state(out.case_id).await.unwrap();
     assert_eq!(case.outcome(), Some("done"));
-    // start with a folded in; then b's job, with c folded in (the job's own run does not
-    // count against the budget).
     assert_eq!(rt.store().commit_stats().transitions - before, 2);
     let history = rt.store().events(out.case_id, 0).await.unwrap();
-    let started = history
+    let completed = history
         .iter()
         .filter(|e| e.kind == "step_completed")
         .count();
-    assert_eq!(started, 3);
+    assert_eq!(completed, 3);
+    assert_eq!(plugins.runs.lock().unwrap().len(), 3, "each step ran once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chain_steps_bounds_the_fold_and_jobs_finish_the_case() {
+    let cfg = Config {
+        chain_steps: 1,
+        ..Config::default()
+    };
+    a_alone_then_jobs(cfg, "three.yaml", THREE_STEPS).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chain_stops_before_a_step_that_could_outlast_half_a_lease() {
     // Each step may take 150 ms and takes 60; half a lease is 200 ms. After one step
-    // (60 ms in), the next could end at 210 ms: it is left to a job, whose run starts a
-    // chain of its own with c folded in.
+    // (60 ms in), the next could end at 210 ms: it is left to a job.
     const SLOW: &str = "flow: slow
 start: a
 nodes:
@@ -230,23 +235,11 @@ nodes:
   c: { kind: task, plugin: count@1, config: { sleep_ms: 60 }, timeout: 150ms, result: c, next: done }
   done: { kind: end, outcome: done }
 ";
-    let dir = tempfile::tempdir().unwrap();
     let cfg = Config {
         lease: Duration::from_millis(400),
         ..Config::default()
     };
-    let (rt, plugins) = runtime(&dir, cfg).await;
-    let (out, before) = start_here(&rt, "slow.yaml", SLOW).await;
-    assert_eq!(
-        out.status,
-        CaseStatus::Running,
-        "only a ran before the commit"
-    );
-    rt.wait_idle().await;
-    let case = rt.case_state(out.case_id).await.unwrap();
-    assert_eq!(case.outcome(), Some("done"));
-    assert_eq!(rt.store().commit_stats().transitions - before, 2);
-    assert_eq!(plugins.runs.lock().unwrap().len(), 3, "each step ran once");
+    a_alone_then_jobs(cfg, "slow.yaml", SLOW).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -89,19 +89,13 @@ impl Doc {
     }
 
     /// An object's top-level members, in key order (none for anything else), found once:
-    /// for a document that came as canonical text, while its text was checked.
+    /// while the text was checked (a document that came as canonical text) or written (a
+    /// value); else by walking the text.
     pub fn members(&self) -> &[Member] {
         // Made first, outside the index's initialisation: writing an object's text sets
         // the index too.
         let text = self.canonical();
-        self.0.members.get_or_init(|| {
-            canonical::members(text)
-                .map(|(key, value)| {
-                    let start = value.as_ptr() as usize - text.as_ptr() as usize;
-                    (key.into(), start..start + value.len())
-                })
-                .collect()
-        })
+        self.0.members.get_or_init(|| walk_members(text))
     }
 
     /// The canonical text of top-level member `key`, for an object: a binary search over
@@ -147,6 +141,16 @@ impl Doc {
     pub fn ptr_eq(&self, other: &Doc) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
     }
+}
+
+/// The top-level members of canonical `text`, found by walking it.
+fn walk_members(text: &str) -> Vec<Member> {
+    canonical::members(text)
+        .map(|(key, value)| {
+            let start = value.as_ptr() as usize - text.as_ptr() as usize;
+            (key.into(), start..start + value.len())
+        })
+        .collect()
 }
 
 /// The value of a document kept as text. Only text `is_canonical` accepted is kept without
@@ -258,13 +262,7 @@ mod tests {
             let doc = Doc::new(value.clone());
             let written = doc.members().to_vec();
             let text = doc.canonical();
-            let walked: Vec<Member> = canonical::members(text)
-                .map(|(key, v)| {
-                    let start = v.as_ptr() as usize - text.as_ptr() as usize;
-                    (key.into(), start..start + v.len())
-                })
-                .collect();
-            assert_eq!(written, walked, "{value}");
+            assert_eq!(written, walk_members(text), "{value}");
             for (key, at) in &written {
                 assert_eq!(Some(&text[at.clone()]), doc.member(key), "{key}");
                 assert_eq!(

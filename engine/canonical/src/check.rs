@@ -2,6 +2,7 @@
 //! text is already in canonical form, [`members`] and [`member`] walk an object's text.
 
 use crate::needs_escape;
+use crate::scan;
 use std::borrow::Cow;
 use std::ops::Range;
 
@@ -267,15 +268,10 @@ impl<'a> Iterator for Members<'a> {
         if self.at >= b.len() {
             return None;
         }
-        let key_end = string_end(b, self.at);
-        let raw = self.text.get(self.at..key_end)?;
-        let key = if raw.contains('\\') {
-            Cow::Owned(serde_json::from_str(raw).ok()?)
-        } else {
-            Cow::Borrowed(raw.get(1..raw.len() - 1)?)
-        };
+        let (key_end, escaped) = scan::string_end(b, self.at)?;
+        let key = scan::key(self.text.get(self.at..key_end)?, escaped)?;
         let start = key_end + 1;
-        let end = value_end(b, start);
+        let end = scan::value_end(b, start)?;
         let value = self.text.get(start..end)?;
         self.at = if b.get(end) == Some(&b',') {
             end + 1
@@ -284,47 +280,6 @@ impl<'a> Iterator for Members<'a> {
         };
         Some((key, value))
     }
-}
-
-/// The index after the string literal that starts at `at`.
-fn string_end(b: &[u8], at: usize) -> usize {
-    let mut i = at + 1;
-    while i < b.len() {
-        // Eight plain bytes at a time.
-        if let Some(word) = b[i..].first_chunk::<8>()
-            && !needs_escape(u64::from_le_bytes(*word))
-        {
-            i += 8;
-            continue;
-        }
-        match b[i] {
-            b'"' => break,
-            b'\\' => i += 2,
-            _ => i += 1,
-        }
-    }
-    i + 1
-}
-
-/// The index of the `,`, `}` or `]` that ends the value starting at `at`.
-fn value_end(b: &[u8], at: usize) -> usize {
-    let mut depth = 0usize;
-    let mut i = at;
-    while i < b.len() {
-        match b[i] {
-            b'"' => {
-                i = string_end(b, i);
-                continue;
-            }
-            b'{' | b'[' => depth += 1,
-            b'}' | b']' if depth == 0 => return i,
-            b'}' | b']' => depth -= 1,
-            b',' if depth == 0 => return i,
-            _ => {}
-        }
-        i += 1;
-    }
-    i
 }
 
 #[cfg(test)]

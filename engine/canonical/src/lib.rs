@@ -7,6 +7,7 @@
 //! writing it again.
 
 mod check;
+pub mod scan;
 mod ser;
 
 pub use check::{MemberAt, canonical_members, is_canonical, member, members};

@@ -429,168 +429,22 @@ impl<'de> MapAccess<'de> for MembersAccess<'_, 'de> {
     }
 }
 
-/// Where the members of an object or the elements of an array start and end, found
-/// from brackets, quotes, commas and colons alone: numbers, literals and escapes are not
-/// checked (a typed parse of what is read checks them). `None` when that structure is
-/// broken (or the text has anything after the value); callers then fall back to
-/// serde_json, whose error or result stands. About five times cheaper than serde_json's
-/// validating skip over the parts of the case variables a plugin does not read.
+/// Look-ups into the host's text: [`canonical_json::scan`] finds where members and
+/// elements start and end from brackets, quotes, commas and colons alone; numbers,
+/// literals and escapes are left to the typed parse of what is read. `None` when the
+/// structure is broken; callers then fall back to serde_json, whose error or result
+/// stands. Several times cheaper than serde_json's validating skip over the parts of the
+/// case variables a plugin does not read.
 mod scan {
     use super::Json;
+    use canonical_json::scan::{key, walk};
     use std::borrow::Cow;
-
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-
-    /// Whether any byte of `word` is `byte`.
-    fn has_byte(word: u64, byte: u8) -> bool {
-        let x = word ^ (ONES * u64::from(byte));
-        x.wrapping_sub(ONES) & !x & HIGHS != 0
-    }
-
-    fn skip_ws(b: &[u8], mut i: usize) -> usize {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = b.get(i) {
-            i += 1;
-        }
-        i
-    }
-
-    /// The eight bytes at `i`, if there are eight.
-    fn word(b: &[u8], i: usize) -> Option<u64> {
-        b.get(i..)
-            .and_then(|rest| rest.first_chunk::<8>())
-            .map(|w| u64::from_le_bytes(*w))
-    }
-
-    /// The index after the string literal that starts (with its quote) at `i`, and
-    /// whether it has escapes.
-    fn string_end(b: &[u8], mut i: usize) -> Option<(usize, bool)> {
-        i += 1;
-        let mut escaped = false;
-        loop {
-            if let Some(word) = word(b, i)
-                && !has_byte(word, b'"')
-                && !has_byte(word, b'\\')
-            {
-                i += 8;
-                continue;
-            }
-            match *b.get(i)? {
-                b'"' => return Some((i + 1, escaped)),
-                b'\\' => {
-                    escaped = true;
-                    i += 2;
-                }
-                _ => i += 1,
-            }
-        }
-    }
-
-    /// Whether any byte of `word` may be a quote or a bracket. `| 0x20` folds `[` and `]`
-    /// onto `{` and `}` (and only control characters, which JSON text never holds
-    /// unescaped, onto the quote).
-    fn may_be_structural(word: u64) -> bool {
-        let folded = word | (ONES * 0x20);
-        has_byte(folded, b'"') || has_byte(folded, b'{') || has_byte(folded, b'}')
-    }
-
-    /// The index after the value that starts at `i`.
-    fn value_end(b: &[u8], i: usize) -> Option<usize> {
-        match *b.get(i)? {
-            b'"' => string_end(b, i).map(|(end, _)| end),
-            b'{' | b'[' => {
-                let mut depth = 0usize;
-                let mut i = i;
-                loop {
-                    if let Some(word) = word(b, i)
-                        && !may_be_structural(word)
-                    {
-                        i += 8;
-                        continue;
-                    }
-                    match *b.get(i)? {
-                        b'"' => {
-                            i = string_end(b, i)?.0;
-                            continue;
-                        }
-                        b'{' | b'[' => depth += 1,
-                        b'}' | b']' => {
-                            depth -= 1;
-                            if depth == 0 {
-                                return Some(i + 1);
-                            }
-                        }
-                        _ => {}
-                    }
-                    i += 1;
-                }
-            }
-            b'-' | b'0'..=b'9' | b't' | b'f' | b'n' => {
-                let len = b[i..]
-                    .iter()
-                    .position(|c| matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
-                    .unwrap_or(b.len() - i);
-                Some(i + len)
-            }
-            _ => None,
-        }
-    }
-
-    /// The values of a container's text (`{...}` or `[...]`, nothing around it), each
-    /// handed to `each` with the index where it starts; `keyed`: an object, each value
-    /// preceded by a key and a colon (`each` gets the key's literal, quotes included,
-    /// and whether it has escapes).
-    fn walk<'a>(
-        text: &'a str,
-        keyed: bool,
-        mut each: impl FnMut(Option<(&'a str, bool)>, Json<'a>) -> Option<()>,
-    ) -> Option<()> {
-        let b = text.as_bytes();
-        let (open, close) = if keyed { (b'{', b'}') } else { (b'[', b']') };
-        if b.first() != Some(&open) {
-            return None;
-        }
-        let mut i = skip_ws(b, 1);
-        if b.get(i) == Some(&close) {
-            return (i + 1 == b.len()).then_some(());
-        }
-        loop {
-            let key = if keyed {
-                if b.get(i) != Some(&b'"') {
-                    return None;
-                }
-                let (end, escaped) = string_end(b, i)?;
-                let key = text.get(i..end)?;
-                i = skip_ws(b, end);
-                if b.get(i) != Some(&b':') {
-                    return None;
-                }
-                i = skip_ws(b, i + 1);
-                Some((key, escaped))
-            } else {
-                None
-            };
-            let end = value_end(b, i)?;
-            each(key, Json(text.get(i..end)?))?;
-            i = skip_ws(b, end);
-            match b.get(i)? {
-                b',' => i = skip_ws(b, i + 1),
-                c if *c == close => return (i + 1 == b.len()).then_some(()),
-                _ => return None,
-            }
-        }
-    }
 
     pub(super) fn members(text: &str) -> Option<Vec<(Cow<'_, str>, Json<'_>)>> {
         let mut members = Vec::with_capacity(8);
-        walk(text, true, |key, value| {
-            let (key, escaped) = key?;
-            let key = if escaped {
-                Cow::Owned(serde_json::from_str::<String>(key).ok()?)
-            } else {
-                Cow::Borrowed(&key[1..key.len() - 1])
-            };
-            members.push((key, value));
+        walk(text, true, |literal, value| {
+            let (literal, escaped) = literal?;
+            members.push((key(literal, escaped)?, Json(value)));
             Some(())
         })?;
         Some(members)
@@ -599,7 +453,7 @@ mod scan {
     pub(super) fn elements(text: &str) -> Option<Vec<Json<'_>>> {
         let mut elements = Vec::with_capacity(8);
         walk(text, false, |_, value| {
-            elements.push(value);
+            elements.push(Json(value));
             Some(())
         })?;
         Some(elements)
@@ -870,10 +724,14 @@ mod tests {
         ];
         match next(seed) % if depth == 0 { 5 } else { 7 } {
             0 => Value::Null,
-            1 => Value::Bool(next(seed) % 2 == 0),
+            1 => Value::Bool(next(seed).is_multiple_of(2)),
             2 => json!((next(seed) % 2000) as i64 - 1000),
             3 => {
-                let sign = if next(seed) % 2 == 0 { 1.0 } else { -1.0 };
+                let sign = if next(seed).is_multiple_of(2) {
+                    1.0
+                } else {
+                    -1.0
+                };
                 json!(f64::from_bits(next(seed) >> 2) * sign)
             }
             4 => json!(texts[(next(seed) % 8) as usize]),

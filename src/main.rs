@@ -67,6 +67,22 @@ fn quiet_on_broken_pipe() {
     }));
 }
 
+/// The async runtime: one worker thread per two cores. The CPU-bound work — plugin
+/// calls and the state machine steps between them — runs on the runtime's plugin pool
+/// (a thread per core), and SQLite writes on the store's writer thread; the async
+/// threads only pass work between them. More of them than that only compete with the
+/// pool for the cores: on 2 cores, one async thread instead of two made `docket bench`
+/// 6-9% faster. `TOKIO_WORKER_THREADS` still overrides the count.
+fn async_runtime() -> tokio::runtime::Builder {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    if std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        builder.worker_threads((cores / 2).max(1));
+    }
+    builder
+}
+
 fn main() -> ExitCode {
     quiet_on_broken_pipe();
     tracing_subscriber::fmt()
@@ -77,10 +93,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match async_runtime().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

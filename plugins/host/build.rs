@@ -50,6 +50,8 @@ fn main() {
         plugins_dir.join("wit"),
         plugins_dir.join("sdk"),
         plugins_dir.join("hostile"),
+        // The SDK's JSON look-ups and canonical writing live there.
+        root.join("engine").join("canonical"),
     ] {
         println!("cargo:rerun-if-changed={}", watched.display());
     }

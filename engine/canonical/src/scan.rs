@@ -7,13 +7,92 @@
 
 use std::borrow::Cow;
 
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
+/// Where one 16-byte block holds the characters a scan stops at: bit `k` of a mask is
+/// set when byte `k` is that character. Brackets are folded (`[` with `{`, `]` with
+/// `}`): the scan does not check that they match, only that they nest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Block {
+    quote: u32,
+    escape: u32,
+    open: u32,
+    close: u32,
+}
 
-/// Whether any byte of `word` is `byte`.
-fn has_byte(word: u64, byte: u8) -> bool {
-    let x = word ^ (ONES * u64::from(byte));
-    x.wrapping_sub(ONES) & !x & HIGHS != 0
+const BLOCK: usize = 16;
+
+/// [`Block`] with WebAssembly's `simd128` (plugins are built with it): a few
+/// instructions per 16 bytes and no branch, where a byte-at-a-time loop takes a branch
+/// per byte that the CPU mispredicts at every quote. JSON has a quote every few bytes,
+/// so skipping runs of plain bytes gains little; classifying 16 at once is what pays.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+fn block(b: &[u8; BLOCK]) -> Block {
+    use core::arch::wasm32::{u8x16, u8x16_bitmask, u8x16_eq, u8x16_splat, v128_or};
+    let v = u8x16(
+        b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+        b[14], b[15],
+    );
+    let folded = v128_or(v, u8x16_splat(0x20));
+    let mask = |v, c| u32::from(u8x16_bitmask(u8x16_eq(v, u8x16_splat(c))));
+    Block {
+        quote: mask(v, b'"'),
+        escape: mask(v, b'\\'),
+        open: mask(folded, b'{'),
+        close: mask(folded, b'}'),
+    }
+}
+
+/// [`Block`] without SIMD: each 8-byte word compared with every character at once
+/// (a byte of `word ^ splat(c)` is zero where the word holds `c`), branch-free.
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+fn block(b: &[u8; BLOCK]) -> Block {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    /// Bit `k` set where byte `k` of `word` is `c`.
+    fn eq(word: u64, c: u8) -> u32 {
+        let x = word ^ (ONES * u64::from(c));
+        // The high bit of each byte is set where that byte of `x` is zero, and only there.
+        let zero = !(((x & LOW7) + LOW7) | x | LOW7);
+        // Gathers the eight high bits into the top byte.
+        ((zero >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32
+    }
+    let (lo, hi) = b.split_at(8);
+    let word = |half: &[u8]| u64::from_le_bytes(half.try_into().unwrap_or_default());
+    let (lo, hi) = (word(lo), word(hi));
+    let mask = |c: u8, fold: u64| eq(lo | fold, c) | eq(hi | fold, c) << 8;
+    let fold = ONES * 0x20;
+    Block {
+        quote: mask(b'"', 0),
+        escape: mask(b'\\', 0),
+        open: mask(b'{', fold),
+        close: mask(b'}', fold),
+    }
+}
+
+/// [`Block`] a byte at a time: the reference the other forms are tested against.
+#[cfg(test)]
+fn block_bytewise(b: &[u8; BLOCK]) -> Block {
+    let mut m = Block {
+        quote: 0,
+        escape: 0,
+        open: 0,
+        close: 0,
+    };
+    for (k, c) in b.iter().enumerate() {
+        let bit = 1 << k;
+        match c | 0x20 {
+            _ if *c == b'"' => m.quote |= bit,
+            _ if *c == b'\\' => m.escape |= bit,
+            b'{' => m.open |= bit,
+            b'}' => m.close |= bit,
+            _ => {}
+        }
+    }
+    m
+}
+
+/// The 16 bytes at `i`, if there are 16.
+fn block_at(b: &[u8], i: usize) -> Option<Block> {
+    b.get(i..)?.first_chunk::<BLOCK>().map(block)
 }
 
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
@@ -23,25 +102,19 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// The eight bytes at `i`, if there are eight.
-fn word(b: &[u8], i: usize) -> Option<u64> {
-    b.get(i..)
-        .and_then(|rest| rest.first_chunk::<8>())
-        .map(|w| u64::from_le_bytes(*w))
-}
-
 /// The index after the string literal that starts (with its quote) at `i`, and
 /// whether it has escapes.
 pub fn string_end(b: &[u8], mut i: usize) -> Option<(usize, bool)> {
     i += 1;
     let mut escaped = false;
     loop {
-        if let Some(word) = word(b, i)
-            && !has_byte(word, b'"')
-            && !has_byte(word, b'\\')
-        {
-            i += 8;
-            continue;
+        if let Some(m) = block_at(b, i) {
+            let stops = m.quote | m.escape;
+            if stops == 0 {
+                i += BLOCK;
+                continue;
+            }
+            i += stops.trailing_zeros() as usize;
         }
         match *b.get(i)? {
             b'"' => return Some((i + 1, escaped)),
@@ -54,45 +127,80 @@ pub fn string_end(b: &[u8], mut i: usize) -> Option<(usize, bool)> {
     }
 }
 
-/// Whether any byte of `word` may be a quote or a bracket. `| 0x20` folds `[` and `]`
-/// onto `{` and `}` (and only control characters, which JSON text never holds
-/// unescaped, onto the quote).
-fn may_be_structural(word: u64) -> bool {
-    let folded = word | (ONES * 0x20);
-    has_byte(folded, b'"') || has_byte(folded, b'{') || has_byte(folded, b'}')
+/// Where a container scan is: how deep, and whether inside a string literal (and then
+/// whether the next byte is escaped).
+#[derive(Default)]
+struct Nesting {
+    depth: usize,
+    in_string: bool,
+    escaped_next: bool,
+}
+
+impl Nesting {
+    /// Takes the structural byte `c`; `true` when it closes the outermost container.
+    fn take(&mut self, c: u8) -> bool {
+        if self.escaped_next {
+            self.escaped_next = false;
+        } else if self.in_string {
+            match c {
+                b'"' => self.in_string = false,
+                b'\\' => self.escaped_next = true,
+                _ => {}
+            }
+        } else {
+            match c | 0x20 {
+                _ if c == b'"' => self.in_string = true,
+                b'{' => self.depth += 1,
+                b'}' => {
+                    self.depth -= 1;
+                    return self.depth == 0;
+                }
+                _ => {}
+            }
+        }
+        false
+    }
+}
+
+/// The index after the container (`{...}` or `[...]`) that starts at `i`: 16 bytes at
+/// a time, visiting only the quotes, backslashes and brackets among them.
+fn container_end(b: &[u8], mut i: usize) -> Option<usize> {
+    let mut at = Nesting::default();
+    while let Some(m) = block_at(b, i) {
+        let mut stops = m.quote | m.escape | m.open | m.close;
+        if at.escaped_next {
+            // The block's first byte is escaped, whatever it is.
+            stops |= 1;
+        }
+        while stops != 0 {
+            let k = stops.trailing_zeros() as usize;
+            stops &= stops - 1;
+            if at.take(b[i + k]) {
+                return Some(i + k + 1);
+            }
+            if at.escaped_next && k + 1 < BLOCK {
+                // The escaped byte is in this block: skip it here.
+                at.escaped_next = false;
+                stops &= !(1 << (k + 1));
+            }
+        }
+        i += BLOCK;
+    }
+    while let Some(&c) = b.get(i) {
+        let stop = at.escaped_next || matches!(c, b'"' | b'\\' | b'{' | b'}' | b'[' | b']');
+        if stop && at.take(c) {
+            return Some(i + 1);
+        }
+        i += 1;
+    }
+    None
 }
 
 /// The index after the value that starts at `i`.
 pub fn value_end(b: &[u8], i: usize) -> Option<usize> {
     match *b.get(i)? {
         b'"' => string_end(b, i).map(|(end, _)| end),
-        b'{' | b'[' => {
-            let mut depth = 0usize;
-            let mut i = i;
-            loop {
-                if let Some(word) = word(b, i)
-                    && !may_be_structural(word)
-                {
-                    i += 8;
-                    continue;
-                }
-                match *b.get(i)? {
-                    b'"' => {
-                        i = string_end(b, i)?.0;
-                        continue;
-                    }
-                    b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            return Some(i + 1);
-                        }
-                    }
-                    _ => {}
-                }
-                i += 1;
-            }
-        }
+        b'{' | b'[' => container_end(b, i),
         b'-' | b'0'..=b'9' | b't' | b'f' | b'n' => {
             let len = b[i..]
                 .iter()
@@ -155,5 +263,91 @@ pub fn key(literal: &str, escaped: bool) -> Option<Cow<'_, str>> {
         serde_json::from_str::<String>(literal).ok().map(Cow::Owned)
     } else {
         literal.get(1..literal.len() - 1).map(Cow::Borrowed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Bytes a scan must tell apart: the structural ones, those one bit away from them
+    /// (what folding or a sloppy compare would confuse), and plain text.
+    const ALPHABET: &[u8] = b"\"\\{}[]\x02\x7c\x3c\x5b\x7b\x5d\x7d\xa2\xdc\xfb ,:a0n\n";
+
+    fn bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
+        prop::collection::vec(prop::sample::select(ALPHABET), 0..max)
+    }
+
+    /// The scan of a container a byte at a time, as it was before blocks.
+    fn container_end_bytewise(b: &[u8], i: usize) -> Option<usize> {
+        let mut depth = 0usize;
+        let mut i = i;
+        loop {
+            match *b.get(i)? {
+                b'"' => {
+                    i += 1;
+                    loop {
+                        match *b.get(i)? {
+                            b'"' => break,
+                            b'\\' => i += 2,
+                            _ => i += 1,
+                        }
+                    }
+                }
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(i + 1);
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn the_simd_block_classifies_like_the_bytewise_one(b in prop::array::uniform16(prop::sample::select(ALPHABET))) {
+            prop_assert_eq!(block(&b), block_bytewise(&b));
+        }
+
+        #[test]
+        fn container_ends_agree_with_the_bytewise_scan(body in bytes(80), lead in 0usize..20) {
+            // Escapes and quotes land at every offset from a block's edge.
+            let mut b = vec![b' '; lead];
+            b.push(b'{');
+            b.extend(&body);
+            prop_assert_eq!(container_end(&b, lead), container_end_bytewise(&b, lead));
+        }
+
+        #[test]
+        fn string_ends_agree_with_the_bytewise_scan(body in bytes(60)) {
+            let mut b = vec![b'"'];
+            b.extend(&body);
+            let mut i = 1;
+            let mut escaped = false;
+            let expected = loop {
+                match b.get(i) {
+                    None => break None,
+                    Some(b'"') => break Some((i + 1, escaped)),
+                    Some(b'\\') => { escaped = true; i += 2 }
+                    Some(_) => i += 1,
+                }
+            };
+            prop_assert_eq!(string_end(&b, 0), expected);
+        }
+    }
+
+    #[test]
+    fn an_escape_on_a_block_edge_carries_into_the_next_block() {
+        for pad in 0..40 {
+            let text = format!("{{\"k\":\"{}\\\"}}\",\"l\":[1]}}", "x".repeat(pad));
+            let b = text.as_bytes();
+            assert_eq!(container_end(b, 0), Some(b.len()), "{text}");
+            assert_eq!(container_end(b, 0), container_end_bytewise(b, 0));
+        }
     }
 }

@@ -11,6 +11,7 @@ mod ocr_check;
 mod prepared;
 mod registry;
 mod sandbox;
+mod scan;
 mod scorecard;
 mod soak;
 

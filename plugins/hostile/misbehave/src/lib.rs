@@ -2,7 +2,9 @@
 //!
 //! The host's integration tests (plugins/host/tests/it) call it to prove that every
 //! misdeed becomes a typed step error and that the host keeps serving afterwards.
-//! `echo` is the well-behaved mode, used to check the host after hostile calls.
+//! `echo` is the well-behaved mode, used to check the host after hostile calls. `scan`
+//! rebuilds the JSON text in `vars.text` from the structural scan alone, as compiled for
+//! plugins (with WebAssembly SIMD), so the host's tests can check it against serde_json.
 
 use plugin_sdk::{Error, Info, Input, Output, Plugin, Reason, json, log};
 
@@ -19,7 +21,7 @@ impl Plugin for Misbehave {
                 "properties": {
                     "mode": { "enum": [
                         "echo", "loop", "memory-bomb", "recursion", "panic", "oversized",
-                        "error", "log-flood", "print", "sandbox"
+                        "error", "log-flood", "print", "sandbox", "scan"
                     ] },
                     "bytes": { "type": "integer", "minimum": 0 }
                 }
@@ -95,9 +97,59 @@ impl Plugin for Misbehave {
                 result: sandbox_report(),
                 ..Output::default()
             }),
+            "scan" => {
+                let text = input.vars["text"].as_str().unwrap_or_default();
+                Ok(Output {
+                    result: json!({ "rebuilt": rebuild(text)? }),
+                    ..Output::default()
+                })
+            }
             other => Err(Error::new("bad_mode", format!("unknown mode `{other}`"))),
         }
     }
+}
+
+/// The value of a JSON text, rebuilt from where [`canonical_json::scan::walk`] says
+/// members and elements begin and end (scalars are parsed by serde_json).
+fn rebuild(text: &str) -> Result<plugin_sdk::Value, Error> {
+    use canonical_json::scan::{key, walk};
+    use plugin_sdk::Value;
+    let text = text.trim();
+    let keyed = match text.as_bytes().first() {
+        Some(b'{') => true,
+        Some(b'[') => false,
+        _ => {
+            return plugin_sdk::serde_json::from_str(text)
+                .map_err(|e| Error::new("bad_scalar", format!("{text}: {e}")));
+        }
+    };
+    let mut members = plugin_sdk::serde_json::Map::new();
+    let mut elements = Vec::new();
+    let mut failed = None;
+    let walked = walk(text, keyed, |literal, value| {
+        let rebuilt = rebuild(value).map_err(|e| failed = Some(e)).ok()?;
+        match literal {
+            Some((literal, escaped)) => {
+                members.insert(key(literal, escaped)?.into_owned(), rebuilt);
+            }
+            None => elements.push(rebuilt),
+        }
+        Some(())
+    });
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    if walked.is_none() {
+        return Err(Error::new(
+            "scan_failed",
+            format!("the scan refused {text}"),
+        ));
+    }
+    Ok(if keyed {
+        Value::Object(members)
+    } else {
+        Value::Array(elements)
+    })
 }
 
 fn spin_forever() -> ! {

@@ -466,10 +466,13 @@ mod scan {
 #[derive(Debug, Clone)]
 pub struct Vars<'a> {
     root: Json<'a>,
-    top: Vec<(Cow<'a, str>, Json<'a>)>,
+    top: MemberList<'a>,
     /// Members of the nested objects looked into so far, by the object's text.
-    nested: RefCell<Vec<(&'a str, Vec<(Cow<'a, str>, Json<'a>)>)>>,
+    nested: RefCell<Vec<(&'a str, MemberList<'a>)>>,
 }
+
+/// An object's members in text order.
+type MemberList<'a> = Vec<(Cow<'a, str>, Json<'a>)>;
 
 /// The last member named `key` (as `serde_json::Value` keeps a repeated key).
 fn member<'a>(members: &[(Cow<'a, str>, Json<'a>)], key: &str) -> Option<Json<'a>> {

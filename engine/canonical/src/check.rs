@@ -1,7 +1,6 @@
 //! Reading canonical text without building a `Value`: [`is_canonical`] tells whether a
 //! text is already in canonical form, [`members`] and [`member`] walk an object's text.
 
-use crate::needs_escape;
 use crate::scan;
 use std::borrow::Cow;
 use std::ops::Range;
@@ -151,11 +150,17 @@ impl<'a> Checker<'a> {
         let mut i = self.i + 1;
         let mut escaped = false;
         loop {
-            if let Some(word) = self.b.get(i..).and_then(|b| b.first_chunk::<8>())
-                && !needs_escape(u64::from_le_bytes(*word))
+            if let Some(block) = self
+                .b
+                .get(i..)
+                .and_then(|b| b.first_chunk::<{ scan::BLOCK }>())
             {
-                i += 8;
-                continue;
+                let stops = scan::escapes(block);
+                if stops == 0 {
+                    i += scan::BLOCK;
+                    continue;
+                }
+                i += stops.trailing_zeros() as usize;
             }
             match *self.b.get(i)? {
                 b'"' => {

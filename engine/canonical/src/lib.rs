@@ -87,56 +87,46 @@ pub fn write_str(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
     // `bytes[plain..i]` is copied as it is when the next escape (or the end) comes.
     let mut plain = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        // Eight bytes at a time while none of them needs escaping.
-        if let Some(word) = bytes[i..].first_chunk::<8>()
-            && !needs_escape(u64::from_le_bytes(*word))
-        {
-            i += 8;
-            continue;
-        }
-        let b = bytes[i];
-        let escape: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            0x00..=0x1f => &[
-                b'\\',
-                b'u',
-                b'0',
-                b'0',
-                HEX[(b >> 4) as usize],
-                HEX[(b & 0xf) as usize],
-            ],
-            _ => {
-                i += 1;
-                continue;
+    let mut at = 0;
+    while at < bytes.len() {
+        // Sixteen bytes at a time; the last few padded with spaces, which need no escape.
+        let mut stops = match bytes[at..].first_chunk::<{ scan::BLOCK }>() {
+            Some(block) => scan::escapes(block),
+            None => {
+                let mut block = [b' '; scan::BLOCK];
+                block[..bytes.len() - at].copy_from_slice(&bytes[at..]);
+                scan::escapes(&block)
             }
         };
-        out.extend_from_slice(&bytes[plain..i]);
-        out.extend_from_slice(escape);
-        i += 1;
-        plain = i;
+        while stops != 0 {
+            let i = at + stops.trailing_zeros() as usize;
+            stops &= stops - 1;
+            let b = bytes[i];
+            let escape: &[u8] = match b {
+                b'"' => b"\\\"",
+                b'\\' => b"\\\\",
+                b'\n' => b"\\n",
+                b'\r' => b"\\r",
+                b'\t' => b"\\t",
+                0x08 => b"\\b",
+                0x0c => b"\\f",
+                _ => &[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[(b >> 4) as usize],
+                    HEX[(b & 0xf) as usize],
+                ],
+            };
+            out.extend_from_slice(&bytes[plain..i]);
+            out.extend_from_slice(escape);
+            plain = i + 1;
+        }
+        at += scan::BLOCK;
     }
     out.extend_from_slice(&bytes[plain..]);
     out.push(b'"');
-}
-
-/// Whether any of the eight bytes of `word` is a control character, `"` or `\\`
-/// (exact, with the usual has-zero-byte / has-byte-less-than bit tricks).
-pub(crate) fn needs_escape(word: u64) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
-    let quote = word ^ (ONES * u64::from(b'"'));
-    let backslash = word ^ (ONES * u64::from(b'\\'));
-    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
-    (below_space | zero(quote) | zero(backslash)) != 0
 }
 
 #[cfg(test)]

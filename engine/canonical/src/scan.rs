@@ -18,7 +18,7 @@ struct Block {
     close: u32,
 }
 
-const BLOCK: usize = 16;
+pub(crate) const BLOCK: usize = 16;
 
 /// [`Block`] with WebAssembly's `simd128` (plugins are built with it): a few
 /// instructions per 16 bytes and no branch, where a byte-at-a-time loop takes a branch
@@ -45,19 +45,10 @@ fn block(b: &[u8; BLOCK]) -> Block {
 /// (a byte of `word ^ splat(c)` is zero where the word holds `c`), branch-free.
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 fn block(b: &[u8; BLOCK]) -> Block {
-    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    /// Bit `k` set where byte `k` of `word` is `c`.
-    fn eq(word: u64, c: u8) -> u32 {
-        let x = word ^ (ONES * u64::from(c));
-        // The high bit of each byte is set where that byte of `x` is zero, and only there.
-        let zero = !(((x & LOW7) + LOW7) | x | LOW7);
-        // Gathers the eight high bits into the top byte.
-        ((zero >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32
-    }
     let (lo, hi) = b.split_at(8);
     let word = |half: &[u8]| u64::from_le_bytes(half.try_into().unwrap_or_default());
     let (lo, hi) = (word(lo), word(hi));
+    let eq = |w: u64, c: u8| gather(zero_bytes(w ^ (ONES * u64::from(c))));
     let mask = |c: u8, fold: u64| eq(lo | fold, c) | eq(hi | fold, c) << 8;
     let fold = ONES * 0x20;
     Block {
@@ -66,6 +57,55 @@ fn block(b: &[u8; BLOCK]) -> Block {
         open: mask(b'{', fold),
         close: mask(b'}', fold),
     }
+}
+
+/// Bit `k` set where byte `k` of the block must be escaped in a JSON string: `"`, `\\`
+/// and control characters.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub(crate) fn escapes(b: &[u8; BLOCK]) -> u32 {
+    use core::arch::wasm32::{u8x16, u8x16_bitmask, u8x16_eq, u8x16_lt, u8x16_splat, v128_or};
+    let v = u8x16(
+        b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+        b[14], b[15],
+    );
+    let stops = v128_or(
+        v128_or(
+            u8x16_eq(v, u8x16_splat(b'"')),
+            u8x16_eq(v, u8x16_splat(b'\\')),
+        ),
+        u8x16_lt(v, u8x16_splat(0x20)),
+    );
+    u32::from(u8x16_bitmask(stops))
+}
+
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+pub(crate) fn escapes(b: &[u8; BLOCK]) -> u32 {
+    let (lo, hi) = b.split_at(8);
+    let word = |half: &[u8]| u64::from_le_bytes(half.try_into().unwrap_or_default());
+    let mask = |w: u64| {
+        // Control characters are the bytes whose top three bits are clear.
+        let stops = zero_bytes(w ^ (ONES * u64::from(b'"')))
+            | zero_bytes(w ^ (ONES * u64::from(b'\\')))
+            | zero_bytes(w & (ONES * 0xe0));
+        gather(stops)
+    };
+    mask(word(lo)) | mask(word(hi)) << 8
+}
+
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+const ONES: u64 = 0x0101_0101_0101_0101;
+
+/// The high bit of each byte of `x` that is zero, and only of those.
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+fn zero_bytes(x: u64) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    !(((x & LOW7) + LOW7) | x | LOW7)
+}
+
+/// The eight high bits of `x` as the low eight bits of the result.
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+fn gather(x: u64) -> u32 {
+    ((x >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32
 }
 
 /// [`Block`] a byte at a time: the reference the other forms are tested against.
@@ -312,6 +352,16 @@ mod tests {
         #[test]
         fn the_simd_block_classifies_like_the_bytewise_one(b in prop::array::uniform16(prop::sample::select(ALPHABET))) {
             prop_assert_eq!(block(&b), block_bytewise(&b));
+        }
+
+        #[test]
+        fn escapes_are_found_like_a_byte_at_a_time(b in prop::array::uniform16(any::<u8>())) {
+            let expected = b
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| matches!(c, b'"' | b'\\' | 0x00..=0x1f))
+                .fold(0, |m, (k, _)| m | 1 << k);
+            prop_assert_eq!(escapes(&b), expected);
         }
 
         #[test]

@@ -20,17 +20,23 @@ struct Block {
 
 pub(crate) const BLOCK: usize = 16;
 
+/// The block as one SIMD vector (compiled to a single `v128.load`).
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+fn vector(b: &[u8; BLOCK]) -> core::arch::wasm32::v128 {
+    core::arch::wasm32::u8x16(
+        b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+        b[14], b[15],
+    )
+}
+
 /// [`Block`] with WebAssembly's `simd128` (plugins are built with it): a few
 /// instructions per 16 bytes and no branch, where a byte-at-a-time loop takes a branch
 /// per byte that the CPU mispredicts at every quote. JSON has a quote every few bytes,
 /// so skipping runs of plain bytes gains little; classifying 16 at once is what pays.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 fn block(b: &[u8; BLOCK]) -> Block {
-    use core::arch::wasm32::{u8x16, u8x16_bitmask, u8x16_eq, u8x16_splat, v128_or};
-    let v = u8x16(
-        b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-        b[14], b[15],
-    );
+    use core::arch::wasm32::{u8x16_bitmask, u8x16_eq, u8x16_splat, v128_or};
+    let v = vector(b);
     let folded = v128_or(v, u8x16_splat(0x20));
     let mask = |v, c| u32::from(u8x16_bitmask(u8x16_eq(v, u8x16_splat(c))));
     Block {
@@ -45,9 +51,7 @@ fn block(b: &[u8; BLOCK]) -> Block {
 /// (a byte of `word ^ splat(c)` is zero where the word holds `c`), branch-free.
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 fn block(b: &[u8; BLOCK]) -> Block {
-    let (lo, hi) = b.split_at(8);
-    let word = |half: &[u8]| u64::from_le_bytes(half.try_into().unwrap_or_default());
-    let (lo, hi) = (word(lo), word(hi));
+    let (lo, hi) = words(b);
     let eq = |w: u64, c: u8| gather(zero_bytes(w ^ (ONES * u64::from(c))));
     let mask = |c: u8, fold: u64| eq(lo | fold, c) | eq(hi | fold, c) << 8;
     let fold = ONES * 0x20;
@@ -63,11 +67,8 @@ fn block(b: &[u8; BLOCK]) -> Block {
 /// and control characters.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub(crate) fn escapes(b: &[u8; BLOCK]) -> u32 {
-    use core::arch::wasm32::{u8x16, u8x16_bitmask, u8x16_eq, u8x16_lt, u8x16_splat, v128_or};
-    let v = u8x16(
-        b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-        b[14], b[15],
-    );
+    use core::arch::wasm32::{u8x16_bitmask, u8x16_eq, u8x16_lt, u8x16_splat, v128_or};
+    let v = vector(b);
     let stops = v128_or(
         v128_or(
             u8x16_eq(v, u8x16_splat(b'"')),
@@ -80,8 +81,7 @@ pub(crate) fn escapes(b: &[u8; BLOCK]) -> u32 {
 
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 pub(crate) fn escapes(b: &[u8; BLOCK]) -> u32 {
-    let (lo, hi) = b.split_at(8);
-    let word = |half: &[u8]| u64::from_le_bytes(half.try_into().unwrap_or_default());
+    let (lo, hi) = words(b);
     let mask = |w: u64| {
         // Control characters are the bytes whose top three bits are clear.
         let stops = zero_bytes(w ^ (ONES * u64::from(b'"')))
@@ -89,11 +89,19 @@ pub(crate) fn escapes(b: &[u8; BLOCK]) -> u32 {
             | zero_bytes(w & (ONES * 0xe0));
         gather(stops)
     };
-    mask(word(lo)) | mask(word(hi)) << 8
+    mask(lo) | mask(hi) << 8
 }
 
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 const ONES: u64 = 0x0101_0101_0101_0101;
+
+/// The block as two little-endian words.
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+fn words(b: &[u8; BLOCK]) -> (u64, u64) {
+    let (lo, hi) = b.split_at(8);
+    let word = |half: &[u8]| u64::from_le_bytes(half.try_into().unwrap_or_default());
+    (word(lo), word(hi))
+}
 
 /// The high bit of each byte of `x` that is zero, and only of those.
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]

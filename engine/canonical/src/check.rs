@@ -150,18 +150,7 @@ impl<'a> Checker<'a> {
         let mut i = self.i + 1;
         let mut escaped = false;
         loop {
-            if let Some(block) = self
-                .b
-                .get(i..)
-                .and_then(|b| b.first_chunk::<{ scan::BLOCK }>())
-            {
-                let stops = scan::escapes(block);
-                if stops == 0 {
-                    i += scan::BLOCK;
-                    continue;
-                }
-                i += stops.trailing_zeros() as usize;
-            }
+            i = scan::skip_to_escape(self.b, i);
             match *self.b.get(i)? {
                 b'"' => {
                     self.i = i + 1;

@@ -150,20 +150,34 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// The first index from `i` whose byte `stops` marks in its block, or where fewer than
+/// 16 bytes are left (the caller goes on a byte at a time from there).
+fn skip_until(b: &[u8], mut i: usize, stops: impl Fn(&[u8; BLOCK]) -> u32) -> usize {
+    while let Some(block) = b.get(i..).and_then(|rest| rest.first_chunk::<BLOCK>()) {
+        let marked = stops(block);
+        if marked != 0 {
+            return i + marked.trailing_zeros() as usize;
+        }
+        i += BLOCK;
+    }
+    i
+}
+
+/// [`skip_until`] a byte that a JSON string must escape (`"`, `\\`, control characters).
+pub(crate) fn skip_to_escape(b: &[u8], i: usize) -> usize {
+    skip_until(b, i, escapes)
+}
+
 /// The index after the string literal that starts (with its quote) at `i`, and
 /// whether it has escapes.
 pub fn string_end(b: &[u8], mut i: usize) -> Option<(usize, bool)> {
     i += 1;
     let mut escaped = false;
     loop {
-        if let Some(m) = block_at(b, i) {
-            let stops = m.quote | m.escape;
-            if stops == 0 {
-                i += BLOCK;
-                continue;
-            }
-            i += stops.trailing_zeros() as usize;
-        }
+        i = skip_until(b, i, |bytes| {
+            let m = block(bytes);
+            m.quote | m.escape
+        });
         match *b.get(i)? {
             b'"' => return Some((i + 1, escaped)),
             b'\\' => {

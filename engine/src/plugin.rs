@@ -180,6 +180,10 @@ pub enum StepErrorKind {
     MalformedOutput,
     /// The plugin returned its own error result.
     Plugin,
+    /// The run was claimed again and again and never finished: the process running it
+    /// stopped each time (crashed, was killed, or lost its lease). Not retried: a run that
+    /// takes its process down would take the next one down too.
+    Abandoned,
 }
 
 impl StepErrorKind {

@@ -13,12 +13,13 @@ use std::time::{Duration, Instant};
 pub(crate) struct WorkerArgs {
     #[command(flatten)]
     db: DbArg,
-    /// Exit once nothing is due now and nothing is running.
+    /// Exit once nothing runs, nothing is leased (by this or another worker) and nothing
+    /// is due within the next 10 seconds.
     #[arg(long)]
     until_idle: bool,
-    /// This worker's identity in job leases (default: $HOSTNAME). A restarted worker with
-    /// the same identity resumes its own leases at once; others wait for them to expire.
-    /// One live worker per identity and database: run more workers with their own ids.
+    /// This worker's identity in leases (default: $HOSTNAME). A restarted worker with the
+    /// same identity takes its leases back at once; others wait for them to expire. One
+    /// live worker per identity and database: run more workers with their own ids.
     #[arg(long)]
     worker_id: Option<String>,
     /// Seconds a claimed job stays leased.
@@ -41,18 +42,32 @@ pub(crate) async fn run(args: WorkerArgs) -> Result<ExitCode> {
     config.max_in_flight = args.max_in_flight.max(1);
     let rt = runtime(store, config)?;
     let began = Instant::now();
-    let shutdown = async {
-        // Ctrl-C: stop claiming, let running work finish.
-        let _ = tokio::signal::ctrl_c().await;
+    // The identity lock proves its previous holder dead: take its leases back at once.
+    let resumed = rt.take_over_identity().await?;
+    if resumed > 0 {
+        eprintln!(
+            "worker {}: took back {resumed} job(s) and timer(s) of a previous run",
+            rt.config().owner
+        );
+    }
+    // SIGTERM or Ctrl-C: stop claiming, let running transitions finish, give back leases.
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("listening for SIGTERM")?;
+    let shutdown = async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        }
     };
     rt.run_worker(args.until_idle, shutdown).await?;
     let s = rt.stats();
     let secs = began.elapsed().as_secs_f64().max(1e-9);
     eprintln!(
-        "worker {}: {} plugin steps, {} transitions ({:.0}/s), {} stale, {} conflicts, {} errors; \
-         {} transactions, mean group commit {:.1}",
+        "worker {}: {} plugin steps, {} timers, {} transitions ({:.0}/s), {} stale, {} conflicts, \
+         {} errors; {} transactions, mean group commit {:.1}",
         rt.config().owner,
         s.steps,
+        s.timers,
         s.transitions,
         s.transitions as f64 / secs,
         s.stale,

@@ -162,6 +162,8 @@ pub(super) fn transition(
                         job: payload,
                         due: *due,
                         lease,
+                        // Born leased counts as the first claim.
+                        claims: 1,
                     });
                 }
                 t.jobs.push(job);
@@ -180,18 +182,27 @@ pub(super) fn transition(
                         _ => None,
                     })
                     .unwrap_or_default();
-                t.arm_timers.push(NewTimer {
-                    timer_id: timer.to_string(),
-                    node,
-                    due: *due,
-                });
-                if dispatch.owner.is_some() && *due <= horizon {
+                let lease_to = match dispatch.owner {
+                    Some(owner) if *due <= horizon => {
+                        Some((owner.to_string(), (*due).max(now) + lease))
+                    }
+                    _ => None,
+                };
+                if lease_to.is_some() {
                     work.push(Work::Timer {
                         case_id,
                         timer_id: timer.to_string(),
                         due: *due,
+                        // Born leased: the first epoch.
+                        epoch: 1,
                     });
                 }
+                t.arm_timers.push(NewTimer {
+                    timer_id: timer.to_string(),
+                    node,
+                    due: *due,
+                    lease_to,
+                });
             }
             Effect::CancelTimer { timer } => t.cancel_timers.push(timer.to_string()),
             Effect::OpenTask {

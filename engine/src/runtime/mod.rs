@@ -5,38 +5,44 @@
 //! this process and start at once from memory; the case's state stays in a bounded cache.
 //! The store remains the source of truth: a restart (or an evicted case) reloads from the
 //! snapshot plus the events after it, and a crashed process's leases expire (or are
-//! reclaimed at once by a restarted worker with the same identity).
+//! given back at once when a restarted worker takes over its identity).
+//!
+//! Split by concern: `flows` (compiled flow cache), `worker` (claims, leases, heartbeat,
+//! graceful stop), `step` (plugin runs and the folding of automatic steps), `timer`,
+//! `commit` (loading a case, committing its transitions), `convert` (decisions into store
+//! transitions), `cache` (in-flight cases), `pool` (the plugin threads).
 //!
 //! Exactly-once transitions: a plugin result is committed together with the deletion of
 //! its job (owner and epoch checked) and the case head moves by optimistic concurrency, so
 //! a redelivered job either finds its job row gone or is rejected as a stale attempt.
 
 mod cache;
+mod commit;
 mod convert;
+mod flows;
 mod pool;
+mod step;
+mod timer;
+mod worker;
 
-use crate::case::{
-    self, Actor, CaseId, CaseState, Command, Decision, Effect, Rejected, TaskId, TimerId,
-};
+use crate::case::{self, Actor, CaseId, CaseState, Command, Rejected, TaskId};
 use crate::flow::{self, Diagnostic, Flow};
-use crate::plugin::{CallLimits, PluginRef, Plugins, StepInput};
-use crate::store::{
-    self, ChainHead, Claim, CommitStats, FlowVersion, Lease, NewCase, Store, Time, Transition,
-};
+use crate::plugin::{CallLimits, Plugins};
+use crate::store::{self, ChainHead, CommitStats, FlowVersion, Held, Lease, NewCase, Store, Time};
 use cache::{CaseCache, Live};
 use chrono::{DateTime, NaiveDate, Utc};
+use commit::{ATTEMPTS, lost_race};
 use convert::{Dispatch, StepJob};
+use flows::FlowCache;
 use pool::PluginPool;
 use serde::Serialize;
-use std::collections::{HashMap, HashSet};
-use std::future::Future;
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-use tokio::sync::{Notify, mpsc};
+use std::time::Duration;
+use tokio::sync::{Notify, mpsc, watch};
 use uuid::Uuid;
 
-pub(crate) use convert::parse_event;
 
 /// The runtime's source of time: the only clock the engine reads.
 pub trait Clock: Send + Sync + 'static {
@@ -73,7 +79,11 @@ pub enum Error {
     Decode { what: String, message: String },
     #[error("bad job payload: {message}")]
     BadJob { message: String },
-    #[error("case {case_id}: state rebuilt at seq {state} but its head is at {head}")]
+    /// Other transitions of the case kept committing first; nothing of this one was applied.
+    #[error("case {case_id} changed while this command was applied: try again")]
+    Busy { case_id: Uuid },
+    /// The stored history does not rebuild the state its case row names (corruption).
+    #[error("case {case_id}: its history rebuilds seq {state} but its head is at {head}")]
     Diverged {
         case_id: Uuid,
         state: u64,
@@ -95,11 +105,16 @@ pub fn compile(file: &str, yaml: &str, plugins: &dyn Plugins) -> Result<(Flow, V
 /// Runtime tuning. Every loop and queue has a bound.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Identity of this process in job leases. Keep it across restarts (the default is
-    /// fine for one process per database) so a restarted worker resumes its own leases.
+    /// Identity of this process in leases: one live runtime per identity and database.
+    /// Keep it across restarts so a restarted worker takes its own leases back at once
+    /// ([`Runtime::take_over_identity`]).
     pub owner: String,
-    /// How long a claim holds a job before others may take it.
+    /// How long a claim holds a job or timer before others may take it. Held work has
+    /// its lease renewed every third of this, so only a stopped process loses its leases.
     pub lease: Duration,
+    /// A step job claimed more than this many times (each holder stopped before finishing
+    /// it) is not run again: the case gets an incident instead.
+    pub max_claims: i64,
     /// Work items (plugin runs, timers) this process holds at once.
     pub max_in_flight: usize,
     /// Plugin calls running at once (CPU-bound: about the number of cores).
@@ -113,8 +128,7 @@ pub struct Config {
     pub idle_ceiling: Duration,
     pub call_limits: CallLimits,
     /// Plugin runs folded into one transition at most (see `Runtime::advance`): the
-    /// automatic steps that follow a command run at once and commit together. A chain
-    /// also stops before a step whose time limit would take it past half of `lease`.
+    /// automatic steps that follow a command run at once and commit together.
     pub chain_steps: usize,
 }
 
@@ -123,6 +137,7 @@ impl Default for Config {
         Config {
             owner: std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into()),
             lease: Duration::from_secs(60),
+            max_claims: 10,
             max_in_flight: 4096,
             plugin_threads: std::thread::available_parallelism()
                 .map(|n| n.get())
@@ -137,7 +152,7 @@ impl Default for Config {
     }
 }
 
-/// A unit of work this process runs.
+/// A unit of work this process runs, under a lease it holds until the work commits.
 #[derive(Debug, Clone)]
 enum Work {
     Step {
@@ -145,11 +160,15 @@ enum Work {
         job: StepJob,
         due: Time,
         lease: Lease,
+        /// Times the job was claimed, this claim included.
+        claims: i64,
     },
     Timer {
         case_id: Uuid,
         timer_id: String,
         due: Time,
+        /// The epoch of this process's lease on the timer.
+        epoch: i64,
     },
 }
 
@@ -174,6 +193,12 @@ pub struct RuntimeStats {
     pub conflicts: u64,
     pub stale: u64,
     pub errors: u64,
+    /// Timers this process fired.
+    pub timers: u64,
+    /// Held leases found taken by another owner at renewal.
+    pub leases_lost: u64,
+    /// Step jobs turned into incidents for having been claimed too often.
+    pub abandoned: u64,
     pub commit: CommitStats,
 }
 
@@ -202,10 +227,10 @@ struct Counters {
     conflicts: AtomicU64,
     stale: AtomicU64,
     errors: AtomicU64,
+    timers: AtomicU64,
+    leases_lost: AtomicU64,
+    abandoned: AtomicU64,
 }
-
-/// Compiled flows by version id, and by hash (two ids never compile one YAML twice).
-type FlowCache = (HashMap<Uuid, Arc<Flow>>, HashMap<String, Arc<Flow>>);
 
 struct Inner<S> {
     store: S,
@@ -218,6 +243,10 @@ struct Inner<S> {
     /// Signalled whenever a work item finishes.
     work_done: Notify,
     timers_in_flight: Mutex<HashSet<(Uuid, String)>>,
+    /// The leases of work items this process holds (renewed by the heartbeat).
+    held: Mutex<HashSet<Held>>,
+    /// Set once the runtime stops: work not yet started is dropped.
+    stopping: watch::Sender<bool>,
     plugin_pool: PluginPool,
     settled: Mutex<Option<mpsc::UnboundedSender<Settled>>>,
     counters: Counters,
@@ -246,22 +275,27 @@ impl<S: Store> Runtime<S> {
         let plugin_pool = PluginPool::new(cfg.plugin_threads)
             .expect("the plugin pool needs its threads (the OS refused to start one)");
         let cases = Mutex::new(CaseCache::new(cfg.cache_cases));
-        Runtime {
-            inner: Arc::new(Inner {
-                store,
-                plugins,
-                clock,
-                cfg,
-                flows: Mutex::new((HashMap::new(), HashMap::new())),
-                cases,
-                in_flight: AtomicUsize::new(0),
-                work_done: Notify::new(),
-                timers_in_flight: Mutex::new(HashSet::new()),
-                plugin_pool,
-                settled: Mutex::new(None),
-                counters: Counters::default(),
-            }),
+        let inner = Arc::new(Inner {
+            store,
+            plugins,
+            clock,
+            cfg,
+            flows: Mutex::new(FlowCache::default()),
+            cases,
+            in_flight: AtomicUsize::new(0),
+            work_done: Notify::new(),
+            timers_in_flight: Mutex::new(HashSet::new()),
+            held: Mutex::new(HashSet::new()),
+            stopping: watch::channel(false).0,
+            plugin_pool,
+            settled: Mutex::new(None),
+            counters: Counters::default(),
+        });
+        // Outside a tokio runtime nothing can be held (work items are tokio tasks).
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(worker::heartbeat(Arc::downgrade(&inner)));
         }
+        Runtime { inner }
     }
 
     pub fn store(&self) -> &S {
@@ -288,6 +322,9 @@ impl<S: Store> Runtime<S> {
             conflicts: c.conflicts.load(Ordering::Relaxed),
             stale: c.stale.load(Ordering::Relaxed),
             errors: c.errors.load(Ordering::Relaxed),
+            timers: c.timers.load(Ordering::Relaxed),
+            leases_lost: c.leases_lost.load(Ordering::Relaxed),
+            abandoned: c.abandoned.load(Ordering::Relaxed),
             commit: self.inner.store.commit_stats(),
         }
     }
@@ -295,73 +332,6 @@ impl<S: Store> Runtime<S> {
     /// Work items running or waiting in this process.
     pub fn in_flight(&self) -> usize {
         self.inner.in_flight.load(Ordering::Acquire)
-    }
-
-    // ----- flows ---------------------------------------------------------------------
-
-    /// Checks and compiles a flow, and records it as a new version if its YAML changed.
-    pub async fn deploy(&self, file: &str, yaml: &str) -> Result<Deployment> {
-        let (flow, warnings) = compile(file, yaml, self.inner.plugins.as_ref())?;
-        self.deploy_compiled(flow, warnings).await
-    }
-
-    /// Records a flow compiled by [`compile`] (against the plugins this runtime runs) as a
-    /// new version if its YAML changed; `warnings` are its validator's warnings.
-    pub async fn deploy_compiled(
-        &self,
-        flow: Flow,
-        warnings: Vec<Diagnostic>,
-    ) -> Result<Deployment> {
-        let deployed = self
-            .inner
-            .store
-            .deploy_flow(
-                flow.id(),
-                flow.hash(),
-                flow.source(),
-                Uuid::now_v7(),
-                self.inner.clock.now(),
-            )
-            .await?;
-        let flow = {
-            let mut flows = lock(&self.inner.flows);
-            let flow = flows
-                .1
-                .entry(flow.hash().to_string())
-                .or_insert_with(|| Arc::new(flow))
-                .clone();
-            flows.0.insert(deployed.version.id, flow.clone());
-            flow
-        };
-        Ok(Deployment {
-            version: deployed.version,
-            flow,
-            created: deployed.created,
-            warnings,
-        })
-    }
-
-    /// The compiled flow of a stored version (compiled once per hash).
-    pub async fn flow(&self, version: Uuid) -> Result<Arc<Flow>> {
-        if let Some(flow) = lock(&self.inner.flows).0.get(&version) {
-            return Ok(flow.clone());
-        }
-        let stored = self.inner.store.flow_version(version).await?;
-        let compiled = lock(&self.inner.flows).1.get(&stored.hash).cloned();
-        if let Some(flow) = compiled {
-            lock(&self.inner.flows).0.insert(version, flow.clone());
-            return Ok(flow);
-        }
-        // Validated when it was deployed; a version must keep running even if the plugin
-        // registry moved on, so no registry checks here.
-        let file = format!("{}@v{}", stored.flow_id, stored.version);
-        let (flow, _) = flow::load(&file, &stored.source, None)
-            .map_err(|diagnostics| Error::InvalidFlow { file, diagnostics })?;
-        let flow = Arc::new(flow);
-        let mut flows = lock(&self.inner.flows);
-        flows.1.insert(stored.hash.clone(), flow.clone());
-        flows.0.insert(version, flow.clone());
-        Ok(flow)
     }
 
     // ----- commands ------------------------------------------------------------------
@@ -468,8 +438,21 @@ impl<S: Store> Runtime<S> {
         self.command(record.case_id, cmd, run_here).await
     }
 
-    /// Applies any command to a case (human action, incident retry, cancel).
+    /// Applies any command to a case (human action, incident retry, cancel). A commit that
+    /// lost a race with another transition of the case (another process acted first) is
+    /// decided again on fresh state, where it usually becomes a clear refusal ("task
+    /// already closed"); a case that keeps changing is [`Error::Busy`].
     pub async fn command(&self, case_id: Uuid, cmd: Command, run_here: bool) -> Result<Outcome> {
+        for _ in 0..ATTEMPTS {
+            match self.try_command(case_id, cmd.clone(), run_here).await {
+                Err(e) if lost_race(&e) => continue,
+                other => return other,
+            }
+        }
+        Err(Error::Busy { case_id })
+    }
+
+    async fn try_command(&self, case_id: Uuid, cmd: Command, run_here: bool) -> Result<Outcome> {
         let slot = lock(&self.inner.cases).slot(case_id);
         let mut guard = slot.lock().await;
         self.ensure_loaded(&mut guard, case_id).await?;
@@ -535,574 +518,4 @@ impl<S: Store> Runtime<S> {
         }
     }
 
-    // ----- the worker loop -------------------------------------------------------------
-
-    /// Claims and runs due work until `shutdown` resolves, or — with `until_idle` — until
-    /// nothing is due now and nothing is in flight. Resumes whatever a crashed process with
-    /// the same owner left leased.
-    pub async fn run_worker(
-        &self,
-        until_idle: bool,
-        shutdown: impl Future<Output = ()>,
-    ) -> Result<()> {
-        tokio::pin!(shutdown);
-        let cfg = &self.inner.cfg;
-        let mut first = true;
-        let mut sleep = cfg.idle_floor;
-        loop {
-            let room = cfg.max_in_flight.saturating_sub(self.in_flight());
-            let mut found = 0usize;
-            let now = self.inner.clock.now();
-            // A read first: claiming is a write (an fsync), not worth it when nothing is due.
-            let due =
-                room > 0 && (first || self.inner.store.next_due().await?.is_some_and(|t| t <= now));
-            if due {
-                let jobs = self
-                    .inner
-                    .store
-                    .claim_jobs(Claim {
-                        owner: cfg.owner.clone(),
-                        now,
-                        lease_for: cfg.lease,
-                        limit: room.min(1024) as u32,
-                        reclaim_own: first,
-                    })
-                    .await?;
-                first = false;
-                found += jobs.len();
-                for job in jobs {
-                    match serde_json::from_value::<StepJob>(job.payload.clone()) {
-                        Ok(step) if job.kind == convert::STEP_JOB => self.spawn(Work::Step {
-                            case_id: job.case_id,
-                            job: step,
-                            due: job.due,
-                            lease: job.lease,
-                        }),
-                        other => {
-                            // Leave it leased: it comes back after the lease, and fsck and
-                            // the log say why it does not run.
-                            tracing::error!(job = %job.lease.job_id, kind = %job.kind, error = ?other.err(), "unreadable job");
-                            self.inner.counters.errors.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                }
-                for timer in self
-                    .inner
-                    .store
-                    .due_timers(now, room.min(1024) as u32)
-                    .await?
-                {
-                    let key = (timer.case_id, timer.timer_id.clone());
-                    if lock(&self.inner.timers_in_flight).insert(key) {
-                        found += 1;
-                        self.spawn_registered_timer(timer.case_id, timer.timer_id, timer.due);
-                    }
-                }
-            }
-            if found == 0 && until_idle && self.in_flight() == 0 {
-                return Ok(());
-            }
-            sleep = if found > 0 {
-                cfg.idle_floor
-            } else {
-                (sleep * 2).min(cfg.idle_ceiling)
-            };
-            let done = self.inner.work_done.notified();
-            tokio::select! {
-                _ = &mut shutdown => break,
-                _ = tokio::time::sleep(sleep) => {}
-                // Room freed up: look for more sooner, but never sooner than the floor.
-                _ = done, if found == 0 && room == 0 => tokio::time::sleep(cfg.idle_floor).await,
-            }
-        }
-        // Graceful stop: let what is running finish (their leases protect the rest).
-        self.wait_idle().await;
-        Ok(())
-    }
-
-    fn spawn(&self, work: Work) {
-        match work {
-            Work::Timer {
-                case_id,
-                timer_id,
-                due,
-            } => {
-                // The poller may have found the same timer due: run it once.
-                let fresh = lock(&self.inner.timers_in_flight).insert((case_id, timer_id.clone()));
-                if fresh {
-                    self.spawn_registered_timer(case_id, timer_id, due);
-                }
-            }
-            step => self.spawn_item(step),
-        }
-    }
-
-    fn spawn_registered_timer(&self, case_id: Uuid, timer_id: String, due: Time) {
-        self.spawn_item(Work::Timer {
-            case_id,
-            timer_id,
-            due,
-        });
-    }
-
-    fn spawn_item(&self, work: Work) {
-        self.inner.in_flight.fetch_add(1, Ordering::AcqRel);
-        let rt = self.clone();
-        tokio::spawn(async move {
-            let due = match &work {
-                Work::Step { due, .. } | Work::Timer { due, .. } => *due,
-            };
-            let wait = (due - rt.inner.clock.now()).to_std().unwrap_or_default();
-            if !wait.is_zero() {
-                tokio::time::sleep(wait).await;
-            }
-            let result = match work {
-                Work::Step {
-                    case_id,
-                    job,
-                    lease,
-                    ..
-                } => rt.run_step(case_id, job, lease).await,
-                Work::Timer {
-                    case_id, timer_id, ..
-                } => {
-                    let r = rt.run_timer(case_id, &timer_id).await;
-                    lock(&rt.inner.timers_in_flight).remove(&(case_id, timer_id));
-                    r
-                }
-            };
-            if let Err(e) = result {
-                rt.inner.counters.errors.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(error = %e, "work item failed; it will be retried after its lease");
-            }
-            rt.inner.in_flight.fetch_sub(1, Ordering::AcqRel);
-            rt.inner.work_done.notify_waiters();
-        });
-    }
-
-    // ----- one unit of work -------------------------------------------------------------
-
-    async fn ensure_loaded(&self, slot: &mut Option<Live>, case_id: Uuid) -> Result<()> {
-        if slot.is_some() {
-            return Ok(());
-        }
-        let store = &self.inner.store;
-        let record = store.load_case(case_id).await?;
-        let flow = self.flow(record.flow_version).await?;
-        let state = match record.snapshot {
-            Some(snapshot) => {
-                let mut state: CaseState =
-                    serde_json::from_value(snapshot).map_err(|e| Error::Decode {
-                        what: format!("snapshot of case {case_id}"),
-                        message: e.to_string(),
-                    })?;
-                for stored in store.events(case_id, record.snapshot_seq).await? {
-                    state = case::evolve(&flow, state, &parse_event(&stored)?);
-                }
-                state
-            }
-            None => {
-                let events = store
-                    .events(case_id, 0)
-                    .await?
-                    .iter()
-                    .map(parse_event)
-                    .collect::<Result<Vec<_>>>()?;
-                case::replay(&flow, &events).map_err(|e| Error::Decode {
-                    what: format!("history of case {case_id}"),
-                    message: e.to_string(),
-                })?
-            }
-        };
-        if state.seq() as i64 != record.head.seq {
-            return Err(Error::Diverged {
-                case_id,
-                state: state.seq(),
-                head: record.head.seq,
-            });
-        }
-        *slot = Some(Live {
-            state,
-            head: record.head,
-            snapshot_seq: record.snapshot_seq,
-            flow,
-        });
-        Ok(())
-    }
-
-    /// Commits a transition of a loaded case and moves the cached state on; on any error
-    /// the cached state is dropped (reloaded from the store next time).
-    async fn commit_live(
-        &self,
-        slot: &mut Option<Live>,
-        t: Transition,
-        state: CaseState,
-        flow: Arc<Flow>,
-        snapshot_seq: i64,
-    ) -> Result<Outcome> {
-        let case_id = t.case_id;
-        let snapshot_taken = t.snapshot.is_some();
-        match self.inner.store.commit(t).await {
-            Ok(committed) => {
-                self.inner
-                    .counters
-                    .transitions
-                    .fetch_add(1, Ordering::Relaxed);
-                let outcome = Outcome {
-                    case_id,
-                    status: state.status(),
-                    outcome: state.outcome().map(str::to_string),
-                };
-                *slot = Some(Live {
-                    snapshot_seq: if snapshot_taken {
-                        committed.head.seq
-                    } else {
-                        snapshot_seq
-                    },
-                    head: committed.head,
-                    state,
-                    flow,
-                });
-                Ok(outcome)
-            }
-            Err(e) => {
-                if e.is_conflict() {
-                    self.inner
-                        .counters
-                        .conflicts
-                        .fetch_add(1, Ordering::Relaxed);
-                }
-                *slot = None;
-                Err(e.into())
-            }
-        }
-    }
-
-    /// After a commit: forget finished cases, report settled ones, start follow-ups.
-    fn after_commit(&self, outcome: &Outcome, now: Time, work: Vec<Work>) {
-        if outcome.status.is_final() {
-            lock(&self.inner.cases).remove(outcome.case_id);
-        }
-        if outcome.status != store::CaseStatus::Running
-            && let Some(tx) = lock(&self.inner.settled).as_ref()
-        {
-            let _ = tx.send(Settled {
-                case_id: outcome.case_id,
-                status: outcome.status,
-                outcome: outcome.outcome.clone(),
-                at: now,
-            });
-        }
-        for w in work {
-            self.spawn(w);
-        }
-    }
-
-    /// Deletes a job whose run no longer matters (the case moved on): a no-op transition.
-    async fn drop_job(&self, case_id: Uuid, lease: Lease, head: ChainHead) -> Result<()> {
-        self.inner.counters.stale.fetch_add(1, Ordering::Relaxed);
-        let mut t = Transition::new(
-            case_id,
-            head,
-            store::CaseStatus::Running,
-            self.inner.clock.now(),
-        );
-        t.complete_job = Some(lease);
-        self.inner.store.commit(t).await?;
-        Ok(())
-    }
-
-    async fn run_step(&self, case_id: Uuid, job: StepJob, lease: Lease) -> Result<()> {
-        let slot = lock(&self.inner.cases).slot(case_id);
-        // The case lock is held throughout: the plugin run, and every step chained after it
-        // (`advance`), see the state they commit against; other commands on this case wait.
-        let mut guard = slot.lock().await;
-        self.ensure_loaded(&mut guard, case_id).await?;
-        let Some(live) = guard.as_ref() else {
-            return Ok(());
-        };
-        let pending = live
-            .state
-            .pending_steps()
-            .any(|(n, a, _)| *n == job.node && a == job.attempt);
-        let input = case::step_input(&live.flow, &live.state, &job.node);
-        let (true, Some(input)) = (pending, input) else {
-            // The case moved on (cancelled, or the run was superseded): drop the job.
-            let head = live.head.clone();
-            drop(guard);
-            return self.drop_job(case_id, lease, head).await;
-        };
-        let flow = live.flow.clone();
-        let cmd = self
-            .call_plugin(
-                job.plugin_ref()?,
-                input,
-                job.timeout(),
-                job.node.clone(),
-                job.attempt,
-            )
-            .await?;
-        // The cached state is taken out while the transition is built (no copy of it is
-        // made); the commit puts the new one back, and any failure leaves the slot empty,
-        // so the case is reloaded from the store next time.
-        let Some(Live {
-            state,
-            head,
-            snapshot_seq,
-            ..
-        }) = guard.take()
-        else {
-            return Ok(());
-        };
-        let now = self.inner.clock.now();
-        let (state, decision) = match case::transition_owned(&flow, state, cmd, now) {
-            Ok(r) => r,
-            Err(Rejected::Stale { .. } | Rejected::CaseClosed { .. }) => {
-                drop(guard);
-                return self.drop_job(case_id, lease, head).await;
-            }
-            Err(other) => return Err(other.into()),
-        };
-        let (state, decision) = self.advance(&flow, state, decision).await?;
-        let now = self.inner.clock.now();
-        let (mut t, work) = convert::transition(
-            case_id,
-            &head,
-            snapshot_seq,
-            &state,
-            &decision,
-            now,
-            &self.dispatch(true),
-        )?;
-        t.complete_job = Some(lease);
-        let outcome = self
-            .commit_live(&mut guard, t, state, flow, snapshot_seq)
-            .await?;
-        drop(guard);
-        self.after_commit(&outcome, now, work);
-        Ok(())
-    }
-
-    /// Runs one plugin call on the plugin pool and turns its report into the command that
-    /// answers the run.
-    async fn call_plugin(
-        &self,
-        plugin: PluginRef,
-        input: StepInput,
-        timeout: Option<Duration>,
-        node: crate::flow::NodeId,
-        attempt: u32,
-    ) -> Result<Command> {
-        let rt = self.clone();
-        self.inner
-            .plugin_pool
-            .run(move || rt.call_plugin_here(&plugin, &input, timeout, node, attempt))
-            .await
-            .map_err(|message| Error::BadJob {
-                message: format!("plugin call failed: {message}"),
-            })
-    }
-
-    /// One plugin call on the current thread (a plugin pool thread).
-    fn call_plugin_here(
-        &self,
-        plugin: &PluginRef,
-        input: &StepInput,
-        timeout: Option<Duration>,
-        node: crate::flow::NodeId,
-        attempt: u32,
-    ) -> Command {
-        let mut limits = self.inner.cfg.call_limits;
-        if let Some(timeout) = timeout {
-            limits.timeout = timeout;
-        }
-        let digest = input.digest();
-        let result = self.inner.plugins.call(plugin, input, &limits);
-        self.inner.counters.steps.fetch_add(1, Ordering::Relaxed);
-        match result {
-            Ok(report) => {
-                let us = report.duration.as_micros() as u64;
-                self.inner
-                    .counters
-                    .plugin_us
-                    .fetch_add(us, Ordering::Relaxed);
-                Command::StepSucceeded {
-                    node,
-                    attempt,
-                    report,
-                    input_digest: digest,
-                }
-            }
-            Err(error) => Command::StepFailed {
-                node,
-                attempt,
-                error,
-                build: None,
-            },
-        }
-    }
-
-    /// Runs, here and now, the plugin steps a decision asks for at once, folding each
-    /// result into the same transition, until the case waits for something else (a
-    /// person, the clock, a retry's backoff), ends, `chain_steps` runs were made, or the
-    /// next step, should it take its whole time limit, would end more than half a lease
-    /// after the chain began.
-    ///
-    /// Nothing of it is acknowledged before the one transaction holding all of it is on
-    /// disk; plugins are pure, so a crash before that commit only means they run again
-    /// from the last committed state. Steps not run here become jobs as usual. The whole
-    /// chain — calls and state-machine transitions — runs as one job on the plugin pool.
-    async fn advance(
-        &self,
-        flow: &Arc<Flow>,
-        state: CaseState,
-        decision: Decision,
-    ) -> Result<(CaseState, Decision)> {
-        if !self.wants_steps_now(&decision) {
-            return Ok((state, decision));
-        }
-        let rt = self.clone();
-        let flow = flow.clone();
-        self.inner
-            .plugin_pool
-            .run(move || rt.fold_steps(&flow, state, decision))
-            .await
-            .map_err(|message| Error::BadJob {
-                message: format!("plugin call failed: {message}"),
-            })?
-    }
-
-    /// Whether every effect of `decision` is a plugin run due now (and there is one).
-    fn wants_steps_now(&self, decision: &Decision) -> bool {
-        let now = self.inner.clock.now();
-        !decision.effects.is_empty()
-            && decision
-                .effects
-                .iter()
-                .all(|e| matches!(e, Effect::RunPlugin { due, .. } if *due <= now))
-    }
-
-    /// The loop of [`Runtime::advance`], on a plugin pool thread.
-    fn fold_steps(
-        &self,
-        flow: &Flow,
-        mut state: CaseState,
-        mut decision: Decision,
-    ) -> Result<(CaseState, Decision)> {
-        let budget = self.inner.cfg.chain_steps;
-        // A chain commits within half a lease: the job it may have started from (and
-        // its run) stays leased to this process until the commit checks the lease.
-        let deadline = Instant::now() + self.inner.cfg.lease / 2;
-        let default_timeout = self.inner.cfg.call_limits.timeout;
-        let mut runs = 0usize;
-        let mut late = false;
-        while runs < budget && !late && self.wants_steps_now(&decision) {
-            for effect in std::mem::take(&mut decision.effects) {
-                let Effect::RunPlugin {
-                    node,
-                    attempt,
-                    plugin,
-                    timeout,
-                    ..
-                } = &effect
-                else {
-                    decision.effects.push(effect);
-                    continue;
-                };
-                let pending = state
-                    .pending_steps()
-                    .any(|(n, a, _)| n == node && a == *attempt);
-                if !pending {
-                    // Cancelled by a step run earlier in this chain: nothing to enqueue.
-                    continue;
-                }
-                // A step that might not end before the deadline is left to a job.
-                late |= Instant::now() + timeout.unwrap_or(default_timeout) > deadline;
-                let input = match case::step_input(flow, &state, node) {
-                    Some(input) if runs < budget && !late => input,
-                    _ => {
-                        decision.effects.push(effect);
-                        continue;
-                    }
-                };
-                let cmd = self.call_plugin_here(plugin, &input, *timeout, node.clone(), *attempt);
-                runs += 1;
-                let (next, d) = case::transition_owned(flow, state, cmd, self.inner.clock.now())?;
-                self.inner
-                    .counters
-                    .transitions
-                    .fetch_add(1, Ordering::Relaxed);
-                state = next;
-                decision.events.extend(d.events);
-                decision.effects.extend(d.effects);
-            }
-        }
-        Ok((state, decision))
-    }
-
-    async fn run_timer(&self, case_id: Uuid, timer_id: &str) -> Result<()> {
-        let slot = lock(&self.inner.cases).slot(case_id);
-        let mut guard = slot.lock().await;
-        self.ensure_loaded(&mut guard, case_id).await?;
-        let Some(live) = guard.as_ref() else {
-            return Ok(());
-        };
-        let now = self.inner.clock.now();
-        let cmd = Command::TimerFired {
-            timer: TimerId::new(timer_id),
-        };
-        let (state, decision) = match case::transition(&live.flow, &live.state, cmd, now) {
-            Ok(r) => r,
-            // Not ours any more (cancelled in the state, or the case ended): drop the row.
-            Err(Rejected::UnknownTimer { .. } | Rejected::CaseClosed { .. }) => {
-                let mut t =
-                    Transition::new(case_id, live.head.clone(), store::CaseStatus::Running, now);
-                t.fire_timer = Some(timer_id.to_string());
-                drop(guard);
-                self.inner.counters.stale.fetch_add(1, Ordering::Relaxed);
-                return match self.inner.store.commit(t).await {
-                    Ok(_) | Err(store::Error::TimerGone { .. }) => Ok(()),
-                    Err(e) => Err(e.into()),
-                };
-            }
-            // The clocks disagree by a hair: the poller comes back for it.
-            Err(Rejected::TimerNotDue { .. }) => return Ok(()),
-            Err(other) => return Err(other.into()),
-        };
-        let flow = live.flow.clone();
-        let (state, decision) = match self.advance(&flow, state, decision).await {
-            Ok(r) => r,
-            Err(e) => {
-                *guard = None;
-                return Err(e);
-            }
-        };
-        let Some(live) = guard.as_ref() else {
-            return Ok(());
-        };
-        let now = self.inner.clock.now();
-        let snapshot_seq = live.snapshot_seq;
-        let (mut t, work) = convert::transition(
-            case_id,
-            &live.head,
-            snapshot_seq,
-            &state,
-            &decision,
-            now,
-            &self.dispatch(true),
-        )?;
-        t.fire_timer = Some(timer_id.to_string());
-        let outcome = match self
-            .commit_live(&mut guard, t, state, flow, snapshot_seq)
-            .await
-        {
-            Ok(o) => o,
-            // Fired by someone else first: exactly once, and not by us.
-            Err(Error::Store(store::Error::TimerGone { .. })) => return Ok(()),
-            Err(e) => return Err(e),
-        };
-        drop(guard);
-        self.after_commit(&outcome, now, work);
-        Ok(())
-    }
 }

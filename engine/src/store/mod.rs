@@ -184,12 +184,16 @@ impl NewJob {
     }
 }
 
-/// A timer to arm (or re-arm: arming an armed timer moves its due time).
+/// A timer to arm (or re-arm: arming an armed timer moves its due time). With `lease_to`,
+/// the timer is born claimed by that owner (epoch 1), as a [`NewJob`] can be: the process
+/// that armed it holds it in memory and fires it when due, and no other process claims it
+/// before that lease expires.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewTimer {
     pub timer_id: String,
     pub node: String,
     pub due: Time,
+    pub lease_to: Option<(String, Time)>,
 }
 
 /// An open human task to record.
@@ -265,7 +269,7 @@ pub struct Committed {
     pub head: ChainHead,
 }
 
-/// A case row, for loading.
+/// A case row with the events after its snapshot, read together in one consistent read.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CaseRecord {
     pub id: Uuid,
@@ -276,6 +280,9 @@ pub struct CaseRecord {
     pub snapshot: Option<serde_json::Value>,
     /// The `seq` the snapshot reflects; events after it must be replayed.
     pub snapshot_seq: i64,
+    /// The events after `snapshot_seq` up to `head`, in order (all of them without a
+    /// snapshot): read in the same transaction as the row, so they always end at `head`.
+    pub tail: Vec<StoredEvent>,
     pub created_at: Time,
     pub updated_at: Time,
 }
@@ -326,26 +333,45 @@ pub struct ClaimedJob {
     pub lease: Lease,
 }
 
-/// A claim request.
+/// A claim request: due jobs and due timers, each under a new lease.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Claim {
     pub owner: String,
     pub now: Time,
     pub lease_for: Duration,
+    /// Most jobs, and most timers, to take.
     pub limit: u32,
-    /// Also take jobs still leased to `owner`: a restarted process that keeps its
-    /// identity resumes its own work at once instead of waiting for expiry. The epoch
-    /// still moves, so a stale copy of the old process could not complete them.
-    pub reclaim_own: bool,
 }
 
-/// An armed timer that is due.
+/// What one [`Store::claim`] took.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Claimed {
+    pub jobs: Vec<ClaimedJob>,
+    pub timers: Vec<ClaimedTimer>,
+}
+
+/// An armed timer that is due, claimed under a lease: no other process claims it before
+/// the lease expires. Firing it (in a transition) deletes its row whoever holds it, so a
+/// timer fires exactly once even if two processes ran it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DueTimer {
+pub struct ClaimedTimer {
     pub case_id: Uuid,
     pub timer_id: String,
     pub node: String,
     pub due: Time,
+    pub epoch: i64,
+    pub expires_at: Time,
+}
+
+/// A lease this process holds, as [`Store::renew_leases`] and [`Store::release`] name it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Held {
+    Job { id: Uuid, epoch: i64 },
+    Timer {
+        case_id: Uuid,
+        timer_id: String,
+        epoch: i64,
+    },
 }
 
 /// An open human task.
@@ -449,21 +475,32 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// Every case's chain head, ordered by case id.
     fn chain_heads(&self) -> impl Future<Output = Result<Vec<(Uuid, ChainHead)>>> + Send;
 
-    /// Claims due jobs (due and unleased, or lease expired) under a new lease each.
-    fn claim_jobs(&self, claim: Claim) -> impl Future<Output = Result<Vec<ClaimedJob>>> + Send;
+    /// Claims due jobs and due timers (due and unleased, or lease expired), oldest first,
+    /// each under a new lease (its epoch moves on).
+    fn claim(&self, claim: Claim) -> impl Future<Output = Result<Claimed>> + Send;
 
-    /// Gives a claimed job back, due again at `due`. Checks owner and epoch.
-    fn release_job(&self, lease: &Lease, due: Time) -> impl Future<Output = Result<()>> + Send;
-
-    /// Armed timers due at `now`, oldest first.
-    fn due_timers(
+    /// Extends the leases `owner` holds on `held` to at least `until`; returns those it no
+    /// longer holds (re-claimed by another owner after expiring, or completed).
+    fn renew_leases(
         &self,
-        now: Time,
-        limit: u32,
-    ) -> impl Future<Output = Result<Vec<DueTimer>>> + Send;
+        owner: &str,
+        held: Vec<Held>,
+        until: Time,
+    ) -> impl Future<Output = Result<Vec<Held>>> + Send;
+
+    /// Gives back every job and timer leased to `owner`: claimable again when due, but
+    /// not before `now`, so work given back queues behind work already waiting. Called
+    /// when a process takes over an identity whose previous holder is proven dead, and by
+    /// a process stopping gracefully once its running work has finished. The epoch moves
+    /// at the next claim, so a stale holder could not complete what it held.
+    fn release_owned(&self, owner: &str, now: Time) -> impl Future<Output = Result<u64>> + Send;
 
     /// The earliest time any job or timer becomes due or claimable, if any.
     fn next_due(&self) -> impl Future<Output = Result<Option<Time>>> + Send;
+
+    /// Jobs and timers under a lease that has not expired at `now` (someone is, or may
+    /// still be, working on them).
+    fn live_leases(&self, now: Time) -> impl Future<Output = Result<u64>> + Send;
 
     /// Open tasks, optionally only those in `role`'s inbox (assigned or escalated to it).
     fn open_tasks(

@@ -2,4 +2,5 @@
 
 mod flow_fixtures;
 mod flow_plugins;
+mod leases;
 mod runtime;

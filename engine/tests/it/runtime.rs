@@ -18,8 +18,8 @@ use std::time::Duration;
 /// `fail_first: true` times out on its first run in each case (the one retryable failure),
 /// and one that says `sleep_ms: n` takes that long.
 #[derive(Default)]
-struct Counting {
-    runs: Mutex<HashMap<(String, String), u32>>,
+pub(crate) struct Counting {
+    pub(crate) runs: Mutex<HashMap<(String, String), u32>>,
 }
 
 impl Plugins for Counting {
@@ -221,25 +221,6 @@ async fn chain_steps_bounds_the_fold_and_jobs_finish_the_case() {
         ..Config::default()
     };
     a_alone_then_jobs(cfg, "three.yaml", THREE_STEPS).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_chain_stops_before_a_step_that_could_outlast_half_a_lease() {
-    // Each step may take 150 ms and takes 60; half a lease is 200 ms. After one step
-    // (60 ms in), the next could end at 210 ms: it is left to a job.
-    const SLOW: &str = "flow: slow
-start: a
-nodes:
-  a: { kind: task, plugin: count@1, config: { sleep_ms: 60 }, timeout: 150ms, result: a, next: b }
-  b: { kind: task, plugin: count@1, config: { sleep_ms: 60 }, timeout: 150ms, result: b, next: c }
-  c: { kind: task, plugin: count@1, config: { sleep_ms: 60 }, timeout: 150ms, result: c, next: done }
-  done: { kind: end, outcome: done }
-";
-    let cfg = Config {
-        lease: Duration::from_millis(400),
-        ..Config::default()
-    };
-    a_alone_then_jobs(cfg, "slow.yaml", SLOW).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,9 +8,9 @@
 mod writer;
 
 use super::{
-    CaseFilter, CaseRecord, CaseStatus, CaseSummary, ChainHead, Claim, ClaimedJob, CommitStats,
-    Committed, Deployed, DueTimer, Error, FlowVersion, Lease, Result, Store, StoredEvent,
-    TaskRecord, Time, Transition, Violation,
+    CaseFilter, CaseRecord, CaseStatus, CaseSummary, ChainHead, Claim, Claimed, CommitStats,
+    Committed, Deployed, Error, FlowVersion, Held, Result, Store, StoredEvent, TaskRecord, Time,
+    Transition, Violation,
 };
 use chrono::DateTime;
 use sqlx::sqlite::{
@@ -315,13 +315,21 @@ impl Store for SqliteStore {
 
     async fn load_case(&self, id: Uuid) -> Result<CaseRecord> {
         const P: &str = "cases";
+        // One read transaction: the row and the events after its snapshot are one
+        // snapshot of the database, so the events always end at the row's head even while
+        // other transitions of the case commit.
+        let mut tx = self
+            .pool()
+            .begin()
+            .await
+            .map_err(Error::db("loading a case"))?;
         let row = sqlx::query(
             "SELECT c.flow_version_id, c.status, c.outcome, c.last_seq, c.last_hash, s.state AS snapshot,
                     c.snapshot_seq, c.created_at, c.updated_at
              FROM cases c LEFT JOIN snapshots s ON s.case_id = c.id WHERE c.id = ?1",
         )
         .bind(id.to_string())
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *tx)
         .await
         .map_err(Error::db("loading a case"))?
         .ok_or(Error::CaseNotFound(id))?;
@@ -332,6 +340,21 @@ impl Store for SqliteStore {
                 place: P,
                 detail: format!("snapshot of {id}: {e}"),
             })?;
+        let snapshot_seq: i64 = if snapshot.is_some() {
+            get(&row, P, "snapshot_seq")?
+        } else {
+            0
+        };
+        let tail = sqlx::query("SELECT * FROM events WHERE case_id = ?1 AND seq > ?2 ORDER BY seq")
+            .bind(id.to_string())
+            .bind(snapshot_seq)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(Error::db("reading a case's events"))?
+            .iter()
+            .map(Self::event_row)
+            .collect::<Result<Vec<_>>>()?;
+        tx.commit().await.map_err(Error::db("loading a case"))?;
         Ok(CaseRecord {
             id,
             flow_version: parse_uuid(P, &get::<String>(&row, P, "flow_version_id")?)?,
@@ -342,7 +365,8 @@ impl Store for SqliteStore {
                 hash: get(&row, P, "last_hash")?,
             },
             snapshot,
-            snapshot_seq: get(&row, P, "snapshot_seq")?,
+            snapshot_seq,
+            tail,
             created_at: from_micros(P, get(&row, P, "created_at")?)?,
             updated_at: from_micros(P, get(&row, P, "updated_at")?)?,
         })
@@ -421,40 +445,46 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn claim_jobs(&self, claim: Claim) -> Result<Vec<ClaimedJob>> {
+    async fn claim(&self, claim: Claim) -> Result<Claimed> {
         self.send(|reply| Request::Claim(claim, reply)).await
     }
 
-    async fn release_job(&self, lease: &Lease, due: Time) -> Result<()> {
-        let lease = lease.clone();
-        self.send(|reply| Request::Release(lease, due, reply)).await
+    async fn renew_leases(&self, owner: &str, held: Vec<Held>, until: Time) -> Result<Vec<Held>> {
+        if held.is_empty() {
+            return Ok(held);
+        }
+        let owner = owner.to_string();
+        self.send(|reply| Request::Renew {
+            owner,
+            held,
+            until,
+            reply,
+        })
+        .await
     }
 
-    async fn due_timers(&self, now: Time, limit: u32) -> Result<Vec<DueTimer>> {
-        const P: &str = "timers";
-        let rows = sqlx::query(
-            "SELECT case_id, timer_id, node, due_at FROM timers WHERE due_at <= ?1 ORDER BY due_at LIMIT ?2",
+    async fn release_owned(&self, owner: &str, now: Time) -> Result<u64> {
+        let owner = owner.to_string();
+        self.send(|reply| Request::ReleaseOwned(owner, now, reply))
+            .await
+    }
+
+    async fn live_leases(&self, now: Time) -> Result<u64> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM jobs WHERE lease_owner IS NOT NULL AND lease_expires_at > ?1)
+                  + (SELECT COUNT(*) FROM timers WHERE lease_owner IS NOT NULL AND lease_expires_at > ?1) AS n",
         )
         .bind(micros(now))
-        .bind(i64::from(limit))
-        .fetch_all(self.pool())
+        .fetch_one(self.pool())
         .await
-        .map_err(Error::db("reading due timers"))?;
-        rows.iter()
-            .map(|row| {
-                Ok(DueTimer {
-                    case_id: parse_uuid(P, &get::<String>(row, P, "case_id")?)?,
-                    timer_id: get(row, P, "timer_id")?,
-                    node: get(row, P, "node")?,
-                    due: from_micros(P, get(row, P, "due_at")?)?,
-                })
-            })
-            .collect()
+        .map_err(Error::db("counting live leases"))?;
+        let n: i64 = get(&row, "jobs", "n")?;
+        Ok(n as u64)
     }
 
     async fn next_due(&self) -> Result<Option<Time>> {
         let row = sqlx::query(
-            "SELECT MIN(t) AS t FROM (SELECT MIN(ready_at) AS t FROM jobs UNION ALL SELECT MIN(due_at) FROM timers)",
+            "SELECT MIN(t) AS t FROM (SELECT MIN(ready_at) AS t FROM jobs UNION ALL SELECT MIN(ready_at) FROM timers)",
         )
         .fetch_one(self.pool())
         .await

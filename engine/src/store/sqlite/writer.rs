@@ -9,8 +9,8 @@
 //! so only the bad transition fails and its neighbours still commit.
 
 use super::super::{
-    ChainHead, Claim, ClaimedJob, Committed, Deployed, Error, FlowVersion, Lease, Result, Time,
-    Transition, chain,
+    ChainHead, Claim, Claimed, ClaimedJob, ClaimedTimer, Committed, Deployed, Error, FlowVersion,
+    Held, Lease, Result, Time, Transition, chain,
 };
 use super::{from_micros, get, micros, parse_uuid};
 use sqlx::sqlite::SqliteArguments;
@@ -23,8 +23,14 @@ use uuid::Uuid;
 
 pub(super) enum Request {
     Commit(Box<Prepared>, oneshot::Sender<Result<Committed>>),
-    Claim(Claim, oneshot::Sender<Result<Vec<ClaimedJob>>>),
-    Release(Lease, Time, oneshot::Sender<Result<()>>),
+    Claim(Claim, oneshot::Sender<Result<Claimed>>),
+    Renew {
+        owner: String,
+        held: Vec<Held>,
+        until: Time,
+        reply: oneshot::Sender<Result<Vec<Held>>>,
+    },
+    ReleaseOwned(String, Time, oneshot::Sender<Result<u64>>),
     Deploy {
         flow_id: String,
         hash: String,
@@ -328,9 +334,12 @@ bulk_sql!(
 );
 bulk_sql!(
     ARM_TIMERS,
-    "INSERT INTO timers (case_id, timer_id, node, due_at) VALUES ",
-    "(?,?,?,?)",
-    " ON CONFLICT (case_id, timer_id) DO UPDATE SET node = excluded.node, due_at = excluded.due_at"
+    "INSERT INTO timers (case_id, timer_id, node, due_at, ready_at, lease_owner, lease_epoch,
+        lease_expires_at) VALUES ",
+    "(?,?,?,?,?,?,?,?)",
+    " ON CONFLICT (case_id, timer_id) DO UPDATE SET node = excluded.node, due_at = excluded.due_at,
+        ready_at = excluded.ready_at, lease_owner = excluded.lease_owner,
+        lease_epoch = excluded.lease_epoch, lease_expires_at = excluded.lease_expires_at"
 );
 bulk_sql!(
     ENQUEUE_JOBS,
@@ -538,10 +547,18 @@ async fn apply(tx: &mut Tx<'_>, items: &[&Prepared]) -> Result<(), Fail> {
         .collect();
     if !arms.is_empty() {
         bulk(tx, "arming timers", &ARM_TIMERS, &arms, |a, (p, t)| {
+            let (owner, expires) = match &t.lease_to {
+                Some((owner, expires)) => (Some(owner.as_str()), Some(micros(*expires))),
+                None => (None, None),
+            };
             a.add(p.case_id.clone())?;
             a.add(t.timer_id.as_str())?;
             a.add(t.node.as_str())?;
-            a.add(micros(t.due))
+            a.add(micros(t.due))?;
+            a.add(expires.unwrap_or(micros(t.due)))?;
+            a.add(owner)?;
+            a.add(i64::from(owner.is_some()))?;
+            a.add(expires)
         })
         .await?;
     }
@@ -720,45 +737,27 @@ async fn apply_commits(
     Ok(out)
 }
 
-async fn claim(conn: &mut SqliteConnection, c: &Claim) -> Result<Vec<ClaimedJob>> {
+async fn claim(conn: &mut SqliteConnection, c: &Claim) -> Result<Claimed> {
     const P: &str = "claiming jobs";
+    const T: &str = "claiming timers";
     let now = micros(c.now);
     let expires =
         c.now + chrono::Duration::from_std(c.lease_for).unwrap_or(chrono::Duration::seconds(30));
-    let mut rows = Vec::new();
-    if c.reclaim_own {
-        rows = sqlx::query(
-            "UPDATE jobs SET lease_epoch = lease_epoch + 1, lease_expires_at = ?2, ready_at = ?2, claims = claims + 1
-             WHERE id IN (SELECT id FROM jobs WHERE lease_owner = ?1 AND ready_at > ?3 ORDER BY ready_at LIMIT ?4)
-             RETURNING id, case_id, kind, payload, due_at, claims, lease_epoch",
-        )
-        .bind(&c.owner)
-        .bind(micros(expires))
-        .bind(now)
-        .bind(i64::from(c.limit))
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(Error::db(P))?;
-    }
-    let left = i64::from(c.limit) - rows.len() as i64;
-    if left > 0 {
-        rows.extend(
-            sqlx::query(
-                "UPDATE jobs SET lease_owner = ?1, lease_epoch = lease_epoch + 1, lease_expires_at = ?2,
-                        ready_at = ?2, claims = claims + 1
-                 WHERE id IN (SELECT id FROM jobs WHERE ready_at <= ?3 ORDER BY ready_at LIMIT ?4)
-                 RETURNING id, case_id, kind, payload, due_at, claims, lease_epoch",
-            )
-            .bind(&c.owner)
-            .bind(micros(expires))
-            .bind(now)
-            .bind(left)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(Error::db(P))?,
-        );
-    }
-    rows.iter()
+    let rows = sqlx::query(
+        "UPDATE jobs SET lease_owner = ?1, lease_epoch = lease_epoch + 1, lease_expires_at = ?2,
+                ready_at = ?2, claims = claims + 1
+         WHERE id IN (SELECT id FROM jobs WHERE ready_at <= ?3 ORDER BY ready_at LIMIT ?4)
+         RETURNING id, case_id, kind, payload, due_at, claims, lease_epoch",
+    )
+    .bind(&c.owner)
+    .bind(micros(expires))
+    .bind(now)
+    .bind(i64::from(c.limit))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(Error::db(P))?;
+    let jobs = rows
+        .iter()
         .map(|row| {
             let payload: String = get(row, P, "payload")?;
             let job_id = parse_uuid(P, &get::<String>(row, P, "id")?)?;
@@ -779,31 +778,99 @@ async fn claim(conn: &mut SqliteConnection, c: &Claim) -> Result<Vec<ClaimedJob>
                 },
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    let rows = sqlx::query(
+        "UPDATE timers SET lease_owner = ?1, lease_epoch = lease_epoch + 1, lease_expires_at = ?2,
+                ready_at = ?2
+         WHERE rowid IN (SELECT rowid FROM timers WHERE ready_at <= ?3 ORDER BY ready_at LIMIT ?4)
+         RETURNING case_id, timer_id, node, due_at, lease_epoch",
+    )
+    .bind(&c.owner)
+    .bind(micros(expires))
+    .bind(now)
+    .bind(i64::from(c.limit))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(Error::db(T))?;
+    let timers = rows
+        .iter()
+        .map(|row| {
+            Ok(ClaimedTimer {
+                case_id: parse_uuid(T, &get::<String>(row, T, "case_id")?)?,
+                timer_id: get(row, T, "timer_id")?,
+                node: get(row, T, "node")?,
+                due: from_micros(T, get(row, T, "due_at")?)?,
+                epoch: get(row, T, "lease_epoch")?,
+                expires_at: expires,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Claimed { jobs, timers })
 }
 
-async fn release(conn: &mut SqliteConnection, lease: &Lease, due: Time) -> Result<()> {
-    let n = sqlx::query(
-        "UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL, due_at = ?4, ready_at = ?4
-         WHERE id = ?1 AND lease_owner = ?2 AND lease_epoch = ?3",
-    )
-    .bind(lease.job_id.to_string())
-    .bind(&lease.owner)
-    .bind(lease.epoch)
-    .bind(micros(due))
-    .execute(&mut *conn)
-    .await
-    .map_err(Error::db("releasing a job"))?
-    .rows_affected();
-    if n == 1 {
-        Ok(())
-    } else {
-        Err(Error::LeaseLost {
-            job_id: lease.job_id,
-            owner: lease.owner.clone(),
-            epoch: lease.epoch,
-        })
+async fn renew(
+    conn: &mut SqliteConnection,
+    owner: &str,
+    held: Vec<Held>,
+    until: Time,
+) -> Result<Vec<Held>> {
+    const P: &str = "renewing leases";
+    let until = micros(until);
+    let mut lost = Vec::new();
+    for h in held {
+        let query = match &h {
+            Held::Job { id, epoch } => sqlx::query(
+                "UPDATE jobs SET lease_expires_at = MAX(lease_expires_at, ?1), ready_at = MAX(ready_at, ?1)
+                 WHERE id = ?2 AND lease_owner = ?3 AND lease_epoch = ?4",
+            )
+            .bind(until)
+            .bind(id.to_string())
+            .bind(owner)
+            .bind(*epoch),
+            Held::Timer {
+                case_id,
+                timer_id,
+                epoch,
+            } => sqlx::query(
+                "UPDATE timers SET lease_expires_at = MAX(lease_expires_at, ?1), ready_at = MAX(ready_at, ?1)
+                 WHERE case_id = ?2 AND timer_id = ?3 AND lease_owner = ?4 AND lease_epoch = ?5",
+            )
+            .bind(until)
+            .bind(case_id.to_string())
+            .bind(timer_id.as_str())
+            .bind(owner)
+            .bind(*epoch),
+        };
+        let n = query
+            .execute(&mut *conn)
+            .await
+            .map_err(Error::db(P))?
+            .rows_affected();
+        if n == 0 {
+            lost.push(h);
+        }
     }
+    Ok(lost)
+}
+
+async fn release_owned(conn: &mut SqliteConnection, owner: &str, now: Time) -> Result<u64> {
+    const P: &str = "releasing an owner's leases";
+    let mut n = 0;
+    for sql in [
+        "UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL, ready_at = MAX(due_at, ?2)
+         WHERE lease_owner = ?1",
+        "UPDATE timers SET lease_owner = NULL, lease_expires_at = NULL, ready_at = MAX(due_at, ?2)
+         WHERE lease_owner = ?1",
+    ] {
+        n += sqlx::query(sql)
+            .bind(owner)
+            .bind(micros(now))
+            .execute(&mut *conn)
+            .await
+            .map_err(Error::db(P))?
+            .rows_affected();
+    }
+    Ok(n)
 }
 
 async fn deploy(
@@ -852,11 +919,9 @@ async fn deploy(
 /// A request's reply, held until the batch's transaction is committed.
 enum Done {
     Commit(oneshot::Sender<Result<Committed>>, Result<Committed>),
-    Claim(
-        oneshot::Sender<Result<Vec<ClaimedJob>>>,
-        Result<Vec<ClaimedJob>>,
-    ),
-    Release(oneshot::Sender<Result<()>>, Result<()>),
+    Claim(oneshot::Sender<Result<Claimed>>, Result<Claimed>),
+    Renew(oneshot::Sender<Result<Vec<Held>>>, Result<Vec<Held>>),
+    ReleaseOwned(oneshot::Sender<Result<u64>>, Result<u64>),
     Deploy(oneshot::Sender<Result<Deployed>>, Result<Deployed>),
 }
 
@@ -875,7 +940,8 @@ impl Done {
         match self {
             Done::Commit(tx, r) => drop(tx.send(fix(r, failed))),
             Done::Claim(tx, r) => drop(tx.send(fix(r, failed))),
-            Done::Release(tx, r) => drop(tx.send(fix(r, failed))),
+            Done::Renew(tx, r) => drop(tx.send(fix(r, failed))),
+            Done::ReleaseOwned(tx, r) => drop(tx.send(fix(r, failed))),
             Done::Deploy(tx, r) => drop(tx.send(fix(r, failed))),
         }
     }
@@ -914,15 +980,24 @@ async fn process(conn: &mut SqliteConnection, batch: Vec<Request>, stats: &Stats
         for request in others {
             match request {
                 Request::Commit(..) => {}
-                // Claims, releases and deployments are single statements (or a
-                // statement and a read): a failure leaves nothing behind to roll back.
+                // Claims, renewals, releases and deployments: a failure part way leaves at
+                // most leases nobody works on, which expire (or a deployment to retry).
                 Request::Claim(c, reply) => {
                     let r = claim(conn, &c).await;
                     done.push(Done::Claim(reply, r));
                 }
-                Request::Release(lease, due, reply) => {
-                    let r = release(conn, &lease, due).await;
-                    done.push(Done::Release(reply, r));
+                Request::Renew {
+                    owner,
+                    held,
+                    until,
+                    reply,
+                } => {
+                    let r = renew(conn, &owner, held, until).await;
+                    done.push(Done::Renew(reply, r));
+                }
+                Request::ReleaseOwned(owner, now, reply) => {
+                    let r = release_owned(conn, &owner, now).await;
+                    done.push(Done::ReleaseOwned(reply, r));
                 }
                 Request::Deploy {
                     flow_id,

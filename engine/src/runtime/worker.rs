@@ -41,20 +41,19 @@ impl<S: Store> Runtime<S> {
         shutdown: impl Future<Output = ()>,
     ) -> Result<()> {
         tokio::pin!(shutdown);
+        // A runtime stopped before runs work again once asked to.
+        self.inner.stopping.send_replace(false);
         let cfg = &self.inner.cfg;
         let horizon = chrono::Duration::from_std(cfg.horizon).unwrap_or(chrono::Duration::MAX);
         let mut first = true;
         let mut sleep = cfg.idle_floor;
-        let result = loop {
+        loop {
             let room = cfg.max_in_flight.saturating_sub(self.in_flight());
             let mut found = 0usize;
             let now = self.inner.clock.now();
             // A read first: claiming is a write (an fsync), not worth it when nothing is due.
             let next = self.inner.store.next_due().await;
-            let next = match next {
-                Ok(next) => next,
-                Err(e) => break Err(e.into()),
-            };
+            let next = next?;
             if room > 0 && (first || next.is_some_and(|t| t <= now)) {
                 first = false;
                 let claimed = self
@@ -67,10 +66,7 @@ impl<S: Store> Runtime<S> {
                         limit: room.min(1024) as u32,
                     })
                     .await;
-                let claimed = match claimed {
-                    Ok(c) => c,
-                    Err(e) => break Err(e.into()),
-                };
+                let claimed = claimed?;
                 found += claimed.jobs.len() + claimed.timers.len();
                 for job in claimed.jobs {
                     match serde_json::from_value::<StepJob>(job.payload.clone()) {
@@ -100,10 +96,9 @@ impl<S: Store> Runtime<S> {
             }
             if found == 0 && until_idle && self.in_flight() == 0 {
                 let soon = next.is_some_and(|t| t <= now + horizon);
-                match self.inner.store.live_leases(now).await {
-                    Ok(0) if !soon => break Ok(()),
-                    Ok(_) => {}
-                    Err(e) => break Err(e.into()),
+                // Idle: nothing held here, so nothing to give back.
+                if !soon && self.inner.store.live_leases(now).await? == 0 {
+                    return Ok(());
                 }
             }
             sleep = if found > 0 {
@@ -113,14 +108,14 @@ impl<S: Store> Runtime<S> {
             };
             let done = self.inner.work_done.notified();
             tokio::select! {
-                _ = &mut shutdown => break Ok(()),
+                _ = &mut shutdown => break,
                 _ = tokio::time::sleep(sleep) => {}
                 // Room freed up: look for more sooner, but never sooner than the floor.
                 _ = done, if found == 0 && room == 0 => tokio::time::sleep(cfg.idle_floor).await,
             }
-        };
+        }
         self.stop().await;
-        result
+        Ok(())
     }
 
     /// Graceful stop: work waiting for its due time is dropped, running work finishes,

@@ -33,6 +33,7 @@ pub(super) enum Request {
         now: Time,
         reply: oneshot::Sender<Result<Deployed>>,
     },
+    Refusal(Box<super::super::Refusal>, oneshot::Sender<Result<()>>),
 }
 
 #[derive(Default)]
@@ -858,6 +859,7 @@ enum Done {
     ),
     Release(oneshot::Sender<Result<()>>, Result<()>),
     Deploy(oneshot::Sender<Result<Deployed>>, Result<Deployed>),
+    Refusal(oneshot::Sender<Result<()>>, Result<()>),
 }
 
 impl Done {
@@ -877,6 +879,7 @@ impl Done {
             Done::Claim(tx, r) => drop(tx.send(fix(r, failed))),
             Done::Release(tx, r) => drop(tx.send(fix(r, failed))),
             Done::Deploy(tx, r) => drop(tx.send(fix(r, failed))),
+            Done::Refusal(tx, r) => drop(tx.send(fix(r, failed))),
         }
     }
 }
@@ -934,6 +937,10 @@ async fn process(conn: &mut SqliteConnection, batch: Vec<Request>, stats: &Stats
                 } => {
                     let r = deploy(conn, &flow_id, &hash, &source, id, now).await;
                     done.push(Done::Deploy(reply, r));
+                }
+                Request::Refusal(refusal, reply) => {
+                    let r = super::refusals::insert(conn, &refusal).await;
+                    done.push(Done::Refusal(reply, r));
                 }
             }
         }

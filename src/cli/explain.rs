@@ -9,6 +9,9 @@ use clap::Args;
 use engine::views::{self, Decision};
 use std::process::ExitCode;
 
+/// How much of a plugin's result the text shows.
+const RESULT_CHARS: usize = 400;
+
 #[derive(Args, Debug)]
 pub(crate) struct ExplainArgs {
     /// The case id.
@@ -45,14 +48,20 @@ pub(crate) async fn run(args: ExplainArgs) -> Result<ExitCode> {
             output, result_var, ..
         } = &d.decision
         {
+            let result = output.result.canonical();
+            let cut: String = result.chars().take(RESULT_CHARS).collect();
             println!(
-                "{:>30}{} = {}",
+                "{:>38}{} = {cut}{}",
                 "",
                 result_var.as_deref().unwrap_or("(no result variable)"),
-                output.result.canonical()
+                if cut.len() < result.len() {
+                    "… (--json shows all of it)"
+                } else {
+                    ""
+                }
             );
             for r in &output.reasons {
-                println!("{:>30}reason {} ({}): {}", "", r.code, r.weight, r.message);
+                println!("{:>38}reason {} ({}): {}", "", r.code, r.weight, r.message);
             }
         }
     }

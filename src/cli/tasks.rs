@@ -50,7 +50,7 @@ pub(crate) struct CompleteArgs {
     user: String,
     #[arg(long)]
     comment: Option<String>,
-    /// Approver directory (user → roles, authority limit) [default:
+    /// Approver directory (user → roles, authority limit, clearances) [default:
     /// workflows/directory/approvers.yaml, else the bundled sample directory].
     #[arg(long)]
     directory: Option<PathBuf>,

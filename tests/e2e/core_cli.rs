@@ -272,8 +272,8 @@ fn tasks_are_acted_on_with_four_eyes_and_authority() {
     assert_eq!(
         rules,
         [
-            ("officer.chen", "authority_limit"),
-            ("officer.li", "four_eyes")
+            ("officer.li", "four_eyes"),
+            ("officer.chen", "authority_limit")
         ]
     );
     let text = stdout(&run_ok(&["history", &case, "--db", &db]));

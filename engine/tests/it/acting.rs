@@ -320,3 +320,80 @@ async fn a_waiting_case_view_says_what_it_waits_for_and_a_bad_event_is_named() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_vote_is_refused_and_recorded() {
+    const COMMITTEE: &str = "flow: committee
+start: vote
+nodes:
+  vote:
+    kind: approval
+    assign: { role: committee_member }
+    quorum: { of: 3, needed: 2 }
+    actions: { approve: approved, reject: rejected }
+  approved: { kind: end, outcome: approved }
+  rejected: { kind: end, outcome: rejected }
+";
+    const MEMBERS: &str = "approvers:
+  ann: { roles: [committee_member] }
+  ben: { roles: [committee_member] }
+";
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("vote.db").display().to_string())
+        .await
+        .unwrap();
+    let rt = Runtime::new(
+        store.clone(),
+        Arc::new(Score),
+        Arc::new(SystemClock),
+        Config::default(),
+    );
+    let members = YamlDirectory::parse("members.yaml", MEMBERS).unwrap();
+    let version = rt
+        .deploy("committee.yaml", COMMITTEE)
+        .await
+        .unwrap()
+        .version
+        .id;
+    let case_id = rt
+        .start_case(version, json!({}), "maker", None, true)
+        .await
+        .unwrap()
+        .case_id;
+    let task = store.open_tasks(None).await.unwrap()[0].task_id.clone();
+    rt.act(&task, "approve", "ann", &members, None, true)
+        .await
+        .unwrap();
+    let row = store.load_case(case_id).await.unwrap();
+    let err = rt
+        .act(&task, "approve", "ann", &members, None, true)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("already voted"), "{err}");
+    assert_eq!(store.load_case(case_id).await.unwrap(), row);
+    let refusals = store.refusals(&RefusalFilter::default()).await.unwrap();
+    assert_eq!(refusals.len(), 1);
+    assert_eq!(
+        (refusals[0].user.as_str(), refusals[0].rule.as_str()),
+        ("ann", "already_voted")
+    );
+    // A rejection that says nothing about the person (an unknown action) is not recorded.
+    let err = rt
+        .act(&task, "abstain", "ben", &members, None, true)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Rejected(_)), "{err}");
+    assert_eq!(
+        store
+            .refusals(&RefusalFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let done = rt
+        .act(&task, "approve", "ben", &members, None, true)
+        .await
+        .unwrap();
+    assert_eq!(done.outcome.as_deref(), Some("approved"));
+}

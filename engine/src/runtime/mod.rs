@@ -73,8 +73,8 @@ pub enum Error {
     /// A refused attempt that could not be recorded: the case did not change either.
     #[error("{refused} (and recording the refusal failed: {error})")]
     RefusalNotRecorded {
-        refused: Rejected,
-        error: store::Error,
+        refused: Box<Rejected>,
+        error: Box<store::Error>,
     },
     #[error("cannot encode {what}: {message}")]
     Encode { what: &'static str, message: String },

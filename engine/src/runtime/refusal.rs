@@ -57,8 +57,8 @@ pub(super) async fn record<S: Store>(
     match store.record_refusal(refusal).await {
         Ok(()) => result,
         Err(error) => Err(Error::RefusalNotRecorded {
-            refused: rejected.clone(),
-            error,
+            refused: Box::new(rejected.clone()),
+            error: Box::new(error),
         }),
     }
 }

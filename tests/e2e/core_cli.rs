@@ -444,6 +444,33 @@ fn audit_verify_catches_edited_and_deleted_history_rows() {
         "{}",
         stdout(&out)
     );
+    // An event edited so that it no longer reads as its type: `history` and `explain`
+    // name the case and the event instead of skipping it.
+    assert_eq!(
+        sql(
+            &db,
+            &format!(
+                "UPDATE events SET payload = '{{\"node\":1}}' WHERE case_id = '{}' AND seq = 2",
+                ids[2]
+            ),
+        ),
+        1
+    );
+    for command in ["history", "explain"] {
+        let out = docket()
+            .args([command, &ids[2], "--db", &db])
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(
+            err.contains(&format!(
+                "case {}: event 2 (`node_entered`) does not decode",
+                ids[2]
+            )),
+            "{command}: {err}"
+        );
+    }
 }
 
 #[test]

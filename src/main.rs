@@ -28,6 +28,8 @@ enum Command {
     Cases(cli::cases::CasesArgs),
     /// Show a case's history: routes with the values they read, plugin builds and digests.
     History(cli::history::HistoryArgs),
+    /// Explain a case's decisions: routes, plugin runs, failures, incidents, approvers.
+    Explain(cli::explain::ExplainArgs),
     /// List open human tasks.
     Tasks(cli::tasks::TasksArgs),
     /// Act on a human task.
@@ -107,6 +109,7 @@ fn main() -> ExitCode {
             Command::Worker(args) => cli::worker::run(args).await,
             Command::Cases(args) => cli::cases::run(args).await,
             Command::History(args) => cli::history::run(args).await,
+            Command::Explain(args) => cli::explain::run(args).await,
             Command::Tasks(args) => cli::tasks::list(args).await,
             Command::Task(cmd) => cli::tasks::run(cmd).await,
             Command::Audit(cmd) => cli::audit::run(cmd).await,

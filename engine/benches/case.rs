@@ -120,6 +120,7 @@ fn bench(c: &mut Criterion) {
                     user: "ann".into(),
                     roles: vec!["committee_member".into()],
                     authority_limit: Some(5e6),
+                    directory: None,
                 },
                 comment: None,
             };
@@ -156,6 +157,7 @@ fn bench(c: &mut Criterion) {
                 user: format!("member{round}"),
                 roles: vec!["committee_member".into()],
                 authority_limit: Some(5e6),
+                directory: None,
             },
             comment: Some("more documents".into()),
         };

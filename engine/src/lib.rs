@@ -4,6 +4,7 @@
 //! edges (`store`, `runtime`); `flow`, `expr` and `case` are pure.
 
 pub mod case;
+pub mod directory;
 pub mod doc;
 pub mod expr;
 pub mod flow;
@@ -11,3 +12,4 @@ pub mod plugin;
 pub mod runtime;
 pub mod schema;
 pub mod store;
+pub mod views;

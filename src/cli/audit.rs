@@ -1,10 +1,11 @@
 //! `docket audit verify` (walk every hash chain) and `docket audit fsck` / `docket fsck`
-//! (the store's invariants). Both exit 1 when something is wrong.
+//! (the store's invariants), both exiting 1 when something is wrong; `docket audit
+//! refusals` (refused attempts to act on tasks, newest first).
 
 use crate::cli::run::DbArg;
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use engine::store::{Store, audit};
+use engine::store::{RefusalFilter, Store, audit};
 use std::process::ExitCode;
 
 #[derive(Subcommand, Debug)]
@@ -14,6 +15,23 @@ pub(crate) enum AuditCommand {
     Verify(FsckArgs),
     /// Check the store's invariants (no event gaps, no waiting case without a cause…).
     Fsck(FsckArgs),
+    /// List refused attempts to act on tasks (role, authority limit, four-eyes, already
+    /// voted), newest first.
+    Refusals(RefusalsArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct RefusalsArgs {
+    #[command(flatten)]
+    db: DbArg,
+    /// Only this case's.
+    #[arg(long)]
+    case: Option<String>,
+    /// At most this many.
+    #[arg(long, default_value_t = 100)]
+    limit: u32,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -28,7 +46,36 @@ pub(crate) async fn run(cmd: AuditCommand) -> Result<ExitCode> {
     match cmd {
         AuditCommand::Verify(args) => verify(args).await,
         AuditCommand::Fsck(args) => fsck(args).await,
+        AuditCommand::Refusals(args) => refusals(args).await,
     }
+}
+
+async fn refusals(args: RefusalsArgs) -> Result<ExitCode> {
+    let case_id = args
+        .case
+        .as_deref()
+        .map(crate::cli::history::case_id)
+        .transpose()?;
+    let store = args.db.open_existing().await?;
+    let refusals = store
+        .refusals(&RefusalFilter {
+            case_id,
+            limit: Some(args.limit),
+        })
+        .await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&refusals)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    for r in &refusals {
+        println!(
+            "case {}: {}",
+            r.case_id,
+            crate::cli::history::refusal_line(r)
+        );
+    }
+    println!("{} refused attempt(s)", refusals.len());
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn verify(args: FsckArgs) -> Result<ExitCode> {

@@ -4,6 +4,7 @@ pub(crate) mod audit;
 pub(crate) mod bench;
 pub(crate) mod bundled;
 pub(crate) mod cases;
+pub(crate) mod explain;
 pub(crate) mod graph;
 pub(crate) mod history;
 pub(crate) mod plugin;

@@ -199,7 +199,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode> {
         .into_iter()
         .find(|c| c.id == started.case_id)
         .context("the case vanished")?;
-    let events = store.events(started.case_id, 0).await?;
+    let file = engine::views::load(&store, started.case_id).await?;
     if args.json {
         let out = serde_json::json!({
             "case_id": summary.id,
@@ -207,7 +207,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode> {
             "flow_version": summary.flow_version,
             "status": summary.status,
             "outcome": summary.outcome,
-            "events": events.iter().map(crate::cli::history::event_json).collect::<Vec<_>>(),
+            "events": file.history,
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
@@ -231,7 +231,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode> {
             );
         }
         println!();
-        crate::cli::history::print(&events);
+        crate::cli::history::print(&file.history);
         for task in store.open_tasks(None).await? {
             if task.case_id == summary.id {
                 println!(

@@ -7,13 +7,12 @@
 //! sees where the case went; work due later is left to `docket worker`.
 
 use crate::cli::run::{DbArg, runtime};
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use clap::{Args, Subcommand};
-use engine::case::Actor;
+use engine::directory::{self, Directory, YamlDirectory};
 use engine::runtime::Error as RuntimeError;
 use engine::store::Store;
-use serde::Deserialize;
-use std::collections::BTreeMap;
+use engine::views::TaskView;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -51,7 +50,7 @@ pub(crate) struct CompleteArgs {
     user: String,
     #[arg(long)]
     comment: Option<String>,
-    /// Approver directory (user → roles, authority limit) [default:
+    /// Approver directory (user → roles, authority limit, clearances) [default:
     /// workflows/directory/approvers.yaml, else the bundled sample directory].
     #[arg(long)]
     directory: Option<PathBuf>,
@@ -59,76 +58,40 @@ pub(crate) struct CompleteArgs {
     db: DbArg,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Directory {
-    approvers: BTreeMap<String, Approver>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Approver {
-    roles: Vec<String>,
-    #[serde(default)]
-    authority_limit: Option<f64>,
-}
-
-/// The approver directory to use: `(name for messages, YAML)`.
-fn read_directory(given: Option<&Path>) -> Result<(String, String)> {
+/// The approver directory to use: the given file, else [`DEFAULT_DIRECTORY`] under the
+/// current directory, else the sample bundled in the binary.
+pub(crate) fn directory(given: Option<&Path>) -> Result<YamlDirectory> {
     let local = Path::new(DEFAULT_DIRECTORY);
-    let path = match given {
-        Some(path) => path,
-        None if local.is_file() => local,
-        None => {
-            return Ok((
-                format!("{DEFAULT_DIRECTORY} (bundled)"),
-                crate::cli::bundled::APPROVERS.to_string(),
-            ));
-        }
+    let dir = match given {
+        Some(path) => YamlDirectory::read(path)?,
+        None if local.is_file() => YamlDirectory::read(local)?,
+        None => YamlDirectory::parse(
+            &format!("{DEFAULT_DIRECTORY} (bundled)"),
+            crate::cli::bundled::APPROVERS,
+        )?,
     };
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading the approver directory {}", path.display()))?;
-    Ok((path.display().to_string(), text))
-}
-
-fn actor(directory: Option<&Path>, user: &str) -> Result<Actor> {
-    let (name, text) = read_directory(directory)?;
-    let dir: Directory =
-        serde_saphyr::from_str(&text).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
-    let Some(a) = dir.approvers.get(user) else {
-        bail!("`{user}` is not in the approver directory {name}");
-    };
-    Ok(Actor {
-        user: user.to_string(),
-        roles: a.roles.clone(),
-        authority_limit: a.authority_limit,
-    })
+    Ok(dir)
 }
 
 pub(crate) async fn list(args: TasksArgs) -> Result<ExitCode> {
     let store = args.db.open_existing().await?;
-    let tasks = store.open_tasks(args.role.as_deref()).await?;
+    let tasks: Vec<TaskView> = store
+        .open_tasks(args.role.as_deref())
+        .await?
+        .into_iter()
+        .map(TaskView::from)
+        .collect();
     if args.json {
         println!("{}", serde_json::to_string_pretty(&tasks)?);
         return Ok(ExitCode::SUCCESS);
     }
     for t in &tasks {
         println!(
-            "{}\n    flow {} node {} role {}{}{}{}",
+            "{}\n    flow {} node {} {}",
             t.task_id,
             t.flow_id,
             t.node,
-            t.role,
-            t.escalated_to
-                .as_deref()
-                .map(|r| format!(" (escalated to {r})"))
-                .unwrap_or_default(),
-            t.authority
-                .map(|a| format!(", authority ≥ {a}"))
-                .unwrap_or_default(),
-            t.due
-                .map(|d| format!(", due {}", d.format("%Y-%m-%d %H:%M")))
-                .unwrap_or_default(),
+            t.describe()
         );
     }
     println!("{} open task(s)", tasks.len());
@@ -137,11 +100,20 @@ pub(crate) async fn list(args: TasksArgs) -> Result<ExitCode> {
 
 pub(crate) async fn run(cmd: TaskCommand) -> Result<ExitCode> {
     let TaskCommand::Complete(args) = cmd;
-    let actor = actor(args.directory.as_deref(), &args.user)?;
+    let dir = directory(args.directory.as_deref())?;
+    // An unknown user is refused before anything is opened.
+    directory::identify(&dir, &args.user)?;
     let store = args.db.open_existing().await?;
     let rt = runtime(store.clone(), crate::cli::run::one_shot_config())?;
     match rt
-        .act(&args.task, &args.action, actor, args.comment, true)
+        .act(
+            &args.task,
+            &args.action,
+            &args.user,
+            &dir,
+            args.comment,
+            true,
+        )
         .await
     {
         Ok(outcome) => {
@@ -161,6 +133,12 @@ pub(crate) async fn run(cmd: TaskCommand) -> Result<ExitCode> {
         Err(RuntimeError::Rejected(why)) => {
             eprintln!("rejected: {why}");
             eprintln!("nothing was changed");
+            if engine::runtime::refusal_rule(&why).is_some() {
+                eprintln!(
+                    "the refused attempt is on record (`docket audit refusals`), with directory sha256 {}",
+                    dir.digest()
+                );
+            }
             Ok(ExitCode::FAILURE)
         }
         Err(RuntimeError::UnknownTask(task)) => {

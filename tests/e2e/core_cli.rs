@@ -1,6 +1,7 @@
-//! The core CLI end to end: `run`, `start` + `worker`, `cases`, `history`, `tasks`,
-//! `task complete` (four-eyes and authority rejections), `audit verify` catching edited
-//! and deleted history rows, `fsck` catching a broken invariant, and `bench` at a small scale.
+//! The core CLI end to end: `run`, `start` + `worker`, `cases`, `history`, `explain`,
+//! `tasks`, `task complete` (four-eyes and authority rejections, recorded as refusals
+//! beside the case: `audit refusals`), `audit verify` catching edited and deleted history
+//! rows, `fsck` catching a broken invariant, and `bench` at a small scale.
 
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -132,6 +133,37 @@ fn run_drives_a_case_to_its_end_and_explains_it() {
         history.contains("case_completed   outcome: approved"),
         "{history}"
     );
+    // The explanation: the same facts, decisions only.
+    let explained = stdout(&run_ok(&["explain", case, "--db", &db]));
+    assert!(
+        explained.contains("route 2 `tier == 'fast'` read {tier=\"fast\"} → approved"),
+        "{explained}"
+    );
+    assert!(explained.contains("intake: ocr-check@1."), "{explained}");
+    let out = run_ok(&["explain", case, "--db", &db, "--json"]);
+    let e: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let decisions = e["decisions"].as_array().cloned().unwrap_or_default();
+    let steps: Vec<&Value> = decisions.iter().filter(|d| d["kind"] == "step").collect();
+    assert_eq!(steps.len(), 3, "{e}");
+    assert!(
+        steps
+            .iter()
+            .all(|s| s["sha256"].as_str().map(str::len) == Some(64)
+                && s["input_digest"].as_str().map(str::len) == Some(64)),
+        "{e}"
+    );
+    let route = decisions
+        .iter()
+        .find(|d| d["kind"] == "route")
+        .unwrap_or_else(|| panic!("no route in {e}"));
+    assert_eq!(
+        (
+            &route["route_index"],
+            &route["values"]["tier"],
+            &route["to"]
+        ),
+        (&json!(1), &json!("fast"), &json!("approved"))
+    );
     let listed = stdout(&run_ok(&["cases", "--db", &db, "--status", "completed"]));
     assert!(listed.contains("3 case(s)"), "{listed}");
     // A rejected input changes nothing and says why.
@@ -184,7 +216,15 @@ fn tasks_are_acted_on_with_four_eyes_and_authority() {
     let task = tasks[0]["task_id"].as_str().unwrap_or_default().to_string();
     assert_eq!(tasks[0]["role"], "credit_officer");
     let case = tasks[0]["case_id"].as_str().unwrap_or_default().to_string();
-    let events_before = stdout(&run_ok(&["history", &case, "--db", &db, "--json"]));
+    let history_json = || -> Value {
+        let out = run_ok(&["history", &case, "--db", &db, "--json"]);
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let before = history_json();
+    assert_eq!(
+        before["case"]["waits_for"]["tasks"][0]["task_id"],
+        json!(task)
+    );
 
     let act = |user: &str, action: &str| {
         docket()
@@ -212,11 +252,41 @@ fn tasks_are_acted_on_with_four_eyes_and_authority() {
     let out = act("mallory", "approve");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not in the approver directory"));
-    // Rejections left no trace.
+    // Rejections left no trace in the case: same events, same case view...
+    let after = history_json();
+    assert_eq!(after["events"], before["events"]);
+    assert_eq!(after["case"], before["case"]);
+    // ...and the refused attempts are on record beside it, naming the rule (the unknown
+    // user never reached the case).
+    let rules: Vec<(&str, &str)> = after["refusals"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            (
+                r["user"].as_str().unwrap_or("?"),
+                r["rule"].as_str().unwrap_or("?"),
+            )
+        })
+        .collect();
     assert_eq!(
-        stdout(&run_ok(&["history", &case, "--db", &db, "--json"])),
-        events_before
+        rules,
+        [
+            ("officer.li", "four_eyes"),
+            ("officer.chen", "authority_limit")
+        ]
     );
+    let text = stdout(&run_ok(&["history", &case, "--db", &db]));
+    assert!(
+        text.contains("refused attempts")
+            && text.contains("officer.li tried `approve`")
+            && text.contains("refused by four_eyes"),
+        "{text}"
+    );
+    let listed = stdout(&run_ok(&[
+        "audit", "refusals", "--db", &db, "--case", &case,
+    ]));
+    assert!(listed.contains("2 refused attempt(s)"), "{listed}");
 
     // A new version of the flow lands while the case waits: the case finishes on its own.
     let v2 = dir.path().join("approval-v2.yaml");
@@ -254,6 +324,23 @@ fn tasks_are_acted_on_with_four_eyes_and_authority() {
         history.contains("by officer.wang") && history.contains("checked the payslips"),
         "{history}"
     );
+    // The action names the directory that granted the authority: the file's SHA-256.
+    let directory = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows/directory/approvers.yaml"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let digest = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(&directory))
+    };
+    let events = history_json()["events"].clone();
+    let acted = events
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| e["type"] == "task_acted")
+        .unwrap_or_else(|| panic!("no task_acted in {events}"));
+    assert_eq!(acted["event"]["actor"]["directory"], json!(digest));
     assert!(stdout(&run_ok(&["tasks", "--db", &db])).contains("0 open task(s)"));
     // Acting on a closed task is refused precisely.
     let out = act("officer.wang", "approve");
@@ -357,6 +444,33 @@ fn audit_verify_catches_edited_and_deleted_history_rows() {
         "{}",
         stdout(&out)
     );
+    // An event edited so that it no longer reads as its type: `history` and `explain`
+    // name the case and the event instead of skipping it.
+    assert_eq!(
+        sql(
+            &db,
+            &format!(
+                "UPDATE events SET payload = '{{\"node\":1}}' WHERE case_id = '{}' AND seq = 2",
+                ids[2]
+            ),
+        ),
+        1
+    );
+    for command in ["history", "explain"] {
+        let out = docket()
+            .args([command, &ids[2], "--db", &db])
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(
+            err.contains(&format!(
+                "case {}: event 2 (`node_entered`) does not decode",
+                ids[2]
+            )),
+            "{command}: {err}"
+        );
+    }
 }
 
 #[test]
@@ -406,7 +520,7 @@ fn business_date_decides_what_the_plugins_see() {
     let before = outcome("2030-06-01");
     assert_eq!(before["outcome"], "approved", "{before}");
     assert_eq!(
-        before["events"][0]["payload"]["business_date"], "2030-06-01",
+        before["events"][0]["event"]["business_date"], "2030-06-01",
         "{before}"
     );
     let after = outcome("2042-01-01");

@@ -1,7 +1,24 @@
 //! Events: the append-only history of a case. Replaying them rebuilds its state.
 //!
-//! Serialised with `#[serde(tag = "type")]`; the store writes them canonically and hashes
-//! them, so a field, once shipped, keeps its name and meaning.
+//! # The stored form, and how it may change
+//!
+//! An event is stored as its `type` tag (`Event::kind`) and the canonical JSON of
+//! `#[serde(tag = "type")]` without that tag; the hash chain covers those bytes, so stored
+//! events are never rewritten. The rules that keep every history readable:
+//!
+//! - A field, once shipped, keeps its name, type and meaning. Nothing is renamed or removed.
+//! - A new field is optional on read (`#[serde(default)]`, absent = its old meaning), so
+//!   older events decode unchanged. A new field that is absent in its default is not
+//!   written either (`skip_serializing_if`), so an event that does not use it keeps its
+//!   bytes.
+//! - Each such extension raises [`EVENT_FORMAT`]. A case records the format it was written
+//!   in once, in `CaseStarted::format` (absent: format 1), and [`Event::decode`] is the one
+//!   entry point readers use: it reads every format up to [`EVENT_FORMAT`] and refuses a
+//!   history from a newer one instead of misreading it.
+//!
+//! Formats: **1** — the original form. **2** — `case_started` carries `format`; the
+//! `actor` of `task_acted` carries `directory`, the SHA-256 of the approver directory that
+//! vouched for the actor's roles and limit.
 
 use super::ids::{Actor, CaseId, TaskId, TimerId, TokenId};
 use crate::doc::Doc;
@@ -12,10 +29,22 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+/// The version of the stored form that this build writes (see the module comment).
+pub const EVENT_FORMAT: u32 = 2;
+
+/// What a `case_started` without `format` was written in.
+fn format_1() -> u32 {
+    1
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     CaseStarted {
+        /// The stored form the case's history is written in ([`EVENT_FORMAT`] when it
+        /// started; absent in format 1).
+        #[serde(default = "format_1")]
+        format: u32,
         case_id: CaseId,
         flow_id: String,
         flow_hash: String,
@@ -154,7 +183,43 @@ pub enum Event {
     },
 }
 
+/// Why a stored event could not be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("`{kind}` event: {message}")]
+    Invalid { kind: String, message: String },
+    #[error(
+        "the history is in event format {format}, newer than this build reads (up to {EVENT_FORMAT})"
+    )]
+    NewerFormat { format: u32 },
+}
+
 impl Event {
+    /// Reads a stored event: its `type` tag and its canonical payload (the rest of the
+    /// object). Reads every format up to [`EVENT_FORMAT`]; a `case_started` of a newer
+    /// format is refused, since the events after it may mean what this build cannot know.
+    pub fn decode(kind: &str, payload: &str) -> Result<Event, DecodeError> {
+        let invalid = |e: serde_json::Error| DecodeError::Invalid {
+            kind: kind.to_string(),
+            message: e.to_string(),
+        };
+        let mut value: Value = serde_json::from_str(payload).map_err(invalid)?;
+        let Some(map) = value.as_object_mut() else {
+            return Err(DecodeError::Invalid {
+                kind: kind.to_string(),
+                message: "the payload is not a JSON object".into(),
+            });
+        };
+        map.insert("type".into(), Value::String(kind.to_string()));
+        let event: Event = serde_json::from_value(value).map_err(invalid)?;
+        if let Event::CaseStarted { format, .. } = event
+            && format > EVENT_FORMAT
+        {
+            return Err(DecodeError::NewerFormat { format });
+        }
+        Ok(event)
+    }
+
     /// The `type` tag, e.g. `node_entered`.
     pub fn kind(&self) -> &'static str {
         match self {

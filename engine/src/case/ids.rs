@@ -104,13 +104,17 @@ impl fmt::Display for TokenId {
     }
 }
 
-/// Who acts on a task, as the API authenticated them.
+/// Who acts on a task, as the approver directory knows them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Actor {
     pub user: String,
     pub roles: Vec<String>,
     /// The largest amount this person may approve; `None` = no authority.
     pub authority_limit: Option<f64>,
+    /// SHA-256 of the approver directory that granted `roles` and `authority_limit`
+    /// (event format 2; `None` in older histories, and not written then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directory: Option<String>,
 }
 
 impl Actor {

@@ -30,7 +30,7 @@ mod tests;
 
 pub use command::{Command, Start};
 pub use effect::{Decision, Effect};
-pub use event::{Branch, Event, IncidentCause};
+pub use event::{Branch, DecodeError, EVENT_FORMAT, Event, IncidentCause};
 pub use evolve::evolve;
 pub use ids::{Actor, CaseId, TaskId, TimerId, TokenId};
 pub use reject::{FourEyes, Rejected, RejectionClass};
@@ -76,6 +76,7 @@ pub fn start(
 ) -> Result<(CaseState, Decision), Rejected> {
     check_input(flow, &cmd.input)?;
     let started = Event::CaseStarted {
+        format: EVENT_FORMAT,
         case_id: cmd.case_id,
         flow_id: flow.id().to_string(),
         flow_hash: flow.hash().to_string(),

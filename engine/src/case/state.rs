@@ -243,6 +243,7 @@ impl CaseState {
             initiator,
             business_date,
             at,
+            ..
         } = event
         else {
             return None;

@@ -9,7 +9,6 @@ use crate::store::{
     self, ChainHead, NewEvent, NewJob, NewTask, NewTimer, StoredEvent, Time, Transition,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 use uuid::Uuid;
@@ -67,16 +66,9 @@ pub(super) fn new_event(event: &Event) -> Result<NewEvent, Error> {
     })
 }
 
-/// A stored event back into a case event.
+/// A stored event back into a case event (see `Event::decode`).
 pub(crate) fn parse_event(stored: &StoredEvent) -> Result<Event, Error> {
-    let mut value: Value = serde_json::from_str(&stored.payload).map_err(|e| Error::Decode {
-        what: format!("event {} of case {}", stored.seq, stored.case_id),
-        message: e.to_string(),
-    })?;
-    if let Some(map) = value.as_object_mut() {
-        map.insert("type".into(), Value::String(stored.kind.clone()));
-    }
-    serde_json::from_value(value).map_err(|e| Error::Decode {
+    Event::decode(&stored.kind, &stored.payload).map_err(|e| Error::Decode {
         what: format!("event {} of case {}", stored.seq, stored.case_id),
         message: e.to_string(),
     })

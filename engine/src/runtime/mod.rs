@@ -21,11 +21,12 @@ mod commit;
 mod convert;
 mod flows;
 mod pool;
+mod refusal;
 mod step;
 mod timer;
 mod worker;
 
-use crate::case::{self, Actor, CaseId, CaseState, Command, Rejected, TaskId};
+use crate::case::{self, CaseId, CaseState, Command, Rejected, TaskId};
 use crate::flow::{self, Diagnostic, Flow};
 use crate::plugin::{CallLimits, Plugins};
 use crate::store::{self, ChainHead, CommitStats, FlowVersion, Held, Lease, NewCase, Store, Time};
@@ -42,6 +43,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Notify, mpsc, watch};
 use uuid::Uuid;
+
+pub use refusal::rule as refusal_rule;
 
 
 /// The runtime's source of time: the only clock the engine reads.
@@ -73,6 +76,15 @@ pub enum Error {
     Rejected(#[from] Rejected),
     #[error("task `{0}` not found")]
     UnknownTask(String),
+    /// The acting user is not in the approver directory (or it could not be read).
+    #[error(transparent)]
+    Directory(#[from] crate::directory::Error),
+    /// A refused attempt that could not be recorded: the case did not change either.
+    #[error("{refused} (and recording the refusal failed: {error})")]
+    RefusalNotRecorded {
+        refused: Box<Rejected>,
+        error: Box<store::Error>,
+    },
     #[error("cannot encode {what}: {message}")]
     Encode { what: &'static str, message: String },
     #[error("cannot decode {what}: {message}")]
@@ -413,16 +425,21 @@ impl<S: Store> Runtime<S> {
         Ok(outcome)
     }
 
-    /// A person acts on a task. Rejections (four-eyes, authority, closed task…) change
-    /// nothing. With `run_here`, the automatic work that follows runs in this process.
+    /// `user`, as `directory` knows them, acts on a task. The directory's digest is
+    /// recorded with the action. Rejections (four-eyes, authority, closed task…) change
+    /// nothing in the case; those refusing the person are recorded beside it
+    /// ([`Store::record_refusal`]). With `run_here`, the automatic work that follows runs
+    /// in this process.
     pub async fn act(
         &self,
         task: &str,
         action: &str,
-        actor: Actor,
+        user: &str,
+        directory: &dyn crate::directory::Directory,
         comment: Option<String>,
         run_here: bool,
     ) -> Result<Outcome> {
+        let identity = crate::directory::identify(directory, user)?;
         let record = self
             .inner
             .store
@@ -432,10 +449,18 @@ impl<S: Store> Runtime<S> {
         let cmd = Command::HumanAction {
             task: TaskId::new(task),
             action: action.to_string(),
-            actor,
+            actor: identity.actor(directory.digest()),
             comment,
         };
-        self.command(record.case_id, cmd, run_here).await
+        let result = self.command(record.case_id, cmd, run_here).await;
+        let attempt = refusal::Attempt {
+            case_id: record.case_id,
+            task,
+            action,
+            user,
+            directory: directory.digest(),
+        };
+        refusal::record(&self.inner.store, &attempt, result, self.inner.clock.now()).await
     }
 
     /// Applies any command to a case (human action, incident retry, cancel). A commit that

@@ -11,6 +11,7 @@
 pub mod audit;
 pub use canonical_json as canonical;
 pub mod chain;
+pub mod refusal;
 pub mod sqlite;
 
 #[cfg(test)]
@@ -23,6 +24,7 @@ use std::time::Duration;
 use uuid::Uuid;
 
 pub use audit::{AuditReport, BrokenChain};
+pub use refusal::{Refusal, RefusalFilter};
 pub use sqlite::{SqliteOptions, SqliteStore};
 
 /// Wall-clock instant; always passed in by the caller, never read by the store.
@@ -514,4 +516,12 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn fsck(&self) -> impl Future<Output = Result<Vec<Violation>>> + Send;
 
     fn commit_stats(&self) -> CommitStats;
+
+    /// Records a refused attempt durably, outside every case's history (no event, no
+    /// change to the case row).
+    fn record_refusal(&self, refusal: Refusal) -> impl Future<Output = Result<()>> + Send;
+
+    /// Refused attempts, newest first: one case's, or all.
+    fn refusals(&self, filter: &RefusalFilter)
+    -> impl Future<Output = Result<Vec<Refusal>>> + Send;
 }

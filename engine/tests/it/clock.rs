@@ -98,12 +98,12 @@ nodes:
 
     // Approved; the six-hour cooling-off timer then fires and the case ends.
     let task = escalated[0].task_id.clone();
-    let officer = engine::case::Actor {
-        user: "olga".into(),
-        roles: vec!["officer".into()],
-        authority_limit: None,
-    };
-    rt.act(&task, "approve", officer, None, true)
+    let directory = engine::directory::YamlDirectory::parse(
+        "officers.yaml",
+        "approvers:\n  olga:\n    roles: [officer]\n",
+    )
+    .expect("directory");
+    rt.act(&task, "approve", "olga", &directory, None, true)
         .await
         .expect("approve");
     clock.advance(chrono::Duration::hours(5));

@@ -4,7 +4,8 @@
 //! stopping worker gives its work back, and racing approvals get clean refusals.
 
 use super::runtime::Counting;
-use engine::case::{Actor, RejectionClass};
+use engine::case::RejectionClass;
+use engine::directory::YamlDirectory;
 use engine::runtime::{Config, Error, Runtime, SystemClock};
 use engine::store::{CaseFilter, CaseStatus, Claim, SqliteStore, Store};
 use serde_json::json;
@@ -305,17 +306,20 @@ nodes:
     for i in 0..50 {
         racers.push(node(&db, &format!("racer-{i}"), plugins.clone(), Config::default()).await);
     }
+    let mut people = String::from("approvers:\n");
+    for i in 0..50 {
+        people.push_str(&format!("  officer-{i}:\n    roles: [officer]\n"));
+    }
+    let directory = Arc::new(YamlDirectory::parse("officers.yaml", &people).expect("directory"));
     let mut handles = Vec::new();
     for (i, rt) in racers.iter().enumerate() {
         let rt = rt.clone();
         let task = task.clone();
+        let directory = directory.clone();
         handles.push(tokio::spawn(async move {
-            let actor = Actor {
-                user: format!("officer-{i}"),
-                roles: vec!["officer".into()],
-                authority_limit: None,
-            };
-            rt.act(&task, "approve", actor, None, false).await
+            let user = format!("officer-{i}");
+            rt.act(&task, "approve", &user, directory.as_ref(), None, false)
+                .await
         }));
     }
     let mut won = 0;

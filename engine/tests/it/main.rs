@@ -1,5 +1,6 @@
 //! The engine's integration tests: one binary, one module per area.
 
+mod acting;
 mod clock;
 mod flow_fixtures;
 mod flow_plugins;

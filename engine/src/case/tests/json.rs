@@ -1,6 +1,7 @@
 //! The stored form of events. The store hashes events' canonical JSON into each case's
 //! chain, so a field, once shipped, keeps its name and meaning: this snapshot shows every
-//! change to the form in review.
+//! change to the form in review, and histories written in older formats must still decode
+//! (see `case::event`).
 
 use super::*;
 
@@ -60,9 +61,14 @@ fn the_stored_form_of_a_history() {
     case.advance(Duration::from_secs(3600));
     let sla = case.state.timers().next().unwrap().id.clone();
     case.cmd(Command::TimerFired { timer: sla }).unwrap();
-    let member = |u: &str| actor(u, &["committee"], Some(1e6));
+    let member = |u: &str| Actor {
+        directory: Some("c".repeat(64)),
+        ..actor(u, &["committee"], Some(1e6))
+    };
     case.act("review", "approve", member("ann")).unwrap();
-    case.act("review", "approve", member("ben")).unwrap();
+    // An actor no directory vouched for (as in format 1) writes no `directory`.
+    case.act("review", "approve", actor("ben", &["committee"], Some(1e6)))
+        .unwrap();
     case.advance(Duration::from_secs(60));
     let wait = case.state.timers().next().unwrap().id.clone();
     case.cmd(Command::TimerFired { timer: wait }).unwrap();
@@ -81,4 +87,62 @@ fn the_stored_form_of_a_history() {
         .map(|e| canonical(&serde_json::to_value(e).unwrap()))
         .collect();
     insta::assert_snapshot!(text.join("\n"));
+}
+
+/// Events as format 1 wrote them (no `format` in `case_started`, no `directory` in an
+/// actor), byte for byte.
+const FORMAT_1: &[(&str, &str)] = &[
+    (
+        "case_started",
+        r#"{"at":"2026-01-05T09:00:00Z","business_date":"2026-01-05","case_id":"01900000-0000-7000-8000-000000000001","flow_hash":"ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff","flow_id":"test-flow","initiator":"maker","input":{"amount":250000}}"#,
+    ),
+    (
+        "task_acted",
+        r#"{"action":"approve","actor":{"authority_limit":1000000.0,"roles":["committee"],"user":"ann"},"at":"2026-01-05T10:00:00Z","comment":"ok","task":"01900000-0000-7000-8000-000000000001:review:7"}"#,
+    ),
+    (
+        "route_taken",
+        r#"{"at":"2026-01-05T09:00:00Z","expression":null,"node":"route","route_index":null,"to":"review","token":0,"values":{"scoring.score":700}}"#,
+    ),
+];
+
+#[test]
+fn format_1_histories_still_decode_and_keep_their_bytes() {
+    for (kind, payload) in FORMAT_1 {
+        let event = Event::decode(kind, payload).unwrap();
+        assert_eq!(event.kind(), *kind);
+        match &event {
+            Event::CaseStarted { format, .. } => assert_eq!(*format, 1),
+            Event::TaskActed { actor, .. } => assert_eq!(actor.directory, None),
+            _ => {}
+        }
+        let again = crate::store::canonical::to_canonical_json(&event, Some("type")).unwrap();
+        if *kind == "case_started" {
+            // Read as format 1; written again, it says so.
+            let mut v: Value = serde_json::from_str(payload).unwrap();
+            v["format"] = json!(1);
+            assert_eq!(again, canonical(&v));
+        } else {
+            assert_eq!(&again, payload, "{kind}");
+        }
+    }
+}
+
+#[test]
+fn a_history_from_a_newer_format_is_refused_not_misread() {
+    let newer = FORMAT_1[0]
+        .1
+        .replacen('{', &format!(r#"{{"format":{},"#, EVENT_FORMAT + 1), 1);
+    assert_eq!(
+        Event::decode("case_started", &newer),
+        Err(DecodeError::NewerFormat {
+            format: EVENT_FORMAT + 1
+        })
+    );
+    let err = Event::decode("node_entered", r#"{"node":"a"}"#).unwrap_err();
+    assert!(
+        matches!(&err, DecodeError::Invalid { kind, .. } if kind == "node_entered"),
+        "{err}"
+    );
+    assert!(Event::decode("no_such_event", "{}").is_err());
 }

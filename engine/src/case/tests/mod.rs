@@ -199,6 +199,7 @@ pub(super) fn actor(user: &str, roles: &[&str], limit: Option<f64>) -> Actor {
         user: user.to_string(),
         roles: roles.iter().map(|r| r.to_string()).collect(),
         authority_limit: limit,
+        directory: None,
     }
 }
 

@@ -304,6 +304,7 @@ impl World<'_> {
             user: user.to_string(),
             roles,
             authority_limit: limit,
+            directory: None,
         }
     }
 

@@ -5,6 +5,7 @@
 //! WAL back into the database beside it, so commits never wait for that; reads use a
 //! separate pool (WAL lets them all run at once).
 
+mod refusals;
 mod writer;
 
 use super::{
@@ -595,6 +596,15 @@ impl Store for SqliteStore {
 
     fn commit_stats(&self) -> CommitStats {
         self.inner.stats.snapshot()
+    }
+
+    async fn record_refusal(&self, refusal: super::Refusal) -> Result<()> {
+        let refusal = Box::new(refusal);
+        self.send(|reply| Request::Refusal(refusal, reply)).await
+    }
+
+    async fn refusals(&self, filter: &super::RefusalFilter) -> Result<Vec<super::Refusal>> {
+        refusals::list(self.pool(), filter).await
     }
 }
 

@@ -39,6 +39,7 @@ pub(super) enum Request {
         now: Time,
         reply: oneshot::Sender<Result<Deployed>>,
     },
+    Refusal(Box<super::super::Refusal>, oneshot::Sender<Result<()>>),
 }
 
 #[derive(Default)]
@@ -923,6 +924,7 @@ enum Done {
     Renew(oneshot::Sender<Result<Vec<Held>>>, Result<Vec<Held>>),
     ReleaseOwned(oneshot::Sender<Result<u64>>, Result<u64>),
     Deploy(oneshot::Sender<Result<Deployed>>, Result<Deployed>),
+    Refusal(oneshot::Sender<Result<()>>, Result<()>),
 }
 
 impl Done {
@@ -943,6 +945,7 @@ impl Done {
             Done::Renew(tx, r) => drop(tx.send(fix(r, failed))),
             Done::ReleaseOwned(tx, r) => drop(tx.send(fix(r, failed))),
             Done::Deploy(tx, r) => drop(tx.send(fix(r, failed))),
+            Done::Refusal(tx, r) => drop(tx.send(fix(r, failed))),
         }
     }
 }
@@ -1009,6 +1012,10 @@ async fn process(conn: &mut SqliteConnection, batch: Vec<Request>, stats: &Stats
                 } => {
                     let r = deploy(conn, &flow_id, &hash, &source, id, now).await;
                     done.push(Done::Deploy(reply, r));
+                }
+                Request::Refusal(refusal, reply) => {
+                    let r = super::refusals::insert(conn, &refusal).await;
+                    done.push(Done::Refusal(reply, r));
                 }
             }
         }

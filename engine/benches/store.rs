@@ -13,7 +13,7 @@
 
 use chrono::{TimeZone, Utc};
 use engine::store::{
-    CaseStatus, ChainHead, NewCase, NewEvent, SqliteStore, Store, Time, Transition, chain,
+    CaseStatus, ChainHead, NewCase, NewEvent, SqliteStore, Store, Time, Transition,
 };
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -84,7 +84,7 @@ fn fixture() -> Fixture {
 fn new_event(kind: &str, payload: &Value, at: Time) -> NewEvent {
     NewEvent {
         kind: kind.to_string(),
-        payload: chain::canonical_json(payload),
+        payload: canonical_json::canonical_json(payload),
         at,
     }
 }
@@ -202,7 +202,7 @@ fn caller_cost() {
     let mut events = 0;
     for _ in 0..rounds {
         for (_, payload) in &fx.events {
-            events += std::hint::black_box(chain::canonical_json(payload)).len();
+            events += std::hint::black_box(canonical_json::canonical_json(payload)).len();
         }
     }
     let canonical = start.elapsed() / rounds;

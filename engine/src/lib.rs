@@ -1,15 +1,11 @@
-//! Docket's engine: flows, expressions, the case state machine, the store and the runtime.
+//! Docket's engine: the store and the runtime around the pure core in `model`.
 //!
-//! Architecture invariant: no HTTP and no wasmtime in this crate. IO lives at the
-//! edges (`store`, `runtime`); `flow`, `expr` and `case` are pure.
+//! Architecture invariant: no HTTP and no wasmtime in this crate. IO lives here (`store`,
+//! `runtime`); flows, expressions and the case state machine live in `model`, which does
+//! none. They are re-exported so that `engine::case`, `engine::flow`… name them here too.
 
-pub mod case;
+pub use model::{case, doc, expr, flow, plugin, schema};
 pub mod directory;
-pub mod doc;
-pub mod expr;
-pub mod flow;
-pub mod plugin;
 pub mod runtime;
-pub mod schema;
 pub mod store;
 pub mod views;

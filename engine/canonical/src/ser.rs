@@ -1,5 +1,5 @@
 //! Canonical JSON straight from `Serialize` types: the same text as
-//! `chain::canonical_json(&serde_json::to_value(x)?)` (object keys sorted at every level,
+//! `canonical_json(&serde_json::to_value(x)?)` (object keys sorted at every level,
 //! no whitespace, serde_json's number and string formats), without building the `Value`
 //! tree first. Events are written this way on every transition, and building their
 //! trees (every key a `String`, every object an index map) cost more than the rest.

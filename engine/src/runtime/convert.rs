@@ -55,7 +55,7 @@ pub(super) fn job_id(case_id: Uuid, node: &NodeId, attempt: u32) -> Uuid {
 /// (written straight from the event, no `Value` tree in between).
 pub(super) fn new_event(event: &Event) -> Result<NewEvent, Error> {
     let payload =
-        store::canonical::to_canonical_json(event, Some("type")).map_err(|e| Error::Encode {
+        canonical_json::to_canonical_json(event, Some("type")).map_err(|e| Error::Encode {
             what: "an event",
             message: e.to_string(),
         })?;

@@ -1,4 +1,4 @@
-//! The per-case hash chain: canonical JSON, the stored time format and the event hash.
+//! The per-case hash chain: the stored time format and the event hash.
 //!
 //! `hash = SHA-256(prev_hash ‖ case_id ‖ seq ‖ type ‖ payload ‖ at)` where every field is
 //! the exact text stored in its column, each prefixed by its length (8 bytes, big endian)
@@ -8,8 +8,6 @@ use super::Time;
 use chrono::SecondsFormat;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
-
-pub use canonical_json::{canonical_json, write_canonical, write_str};
 
 /// `prev_hash` of a case's first event.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";

@@ -3,7 +3,7 @@
 
 use super::{
     CaseStatus, ChainHead, Claim, Error, NewCase, NewEvent, NewJob, NewTask, NewTimer, Store, Time,
-    Transition, audit, chain,
+    Transition, audit,
 };
 use chrono::{Duration, TimeZone, Utc};
 use serde_json::json;
@@ -20,7 +20,7 @@ fn event(kind: &str, n: i64, at: Time) -> NewEvent {
     // Keys deliberately unsorted and non-ASCII text: the caller's canonical form sorts them.
     NewEvent {
         kind: kind.into(),
-        payload: chain::canonical_json(&json!({"z": n, "a": "é", "at": at.to_rfc3339()})),
+        payload: canonical_json::canonical_json(&json!({"z": n, "a": "é", "at": at.to_rfc3339()})),
         at,
     }
 }

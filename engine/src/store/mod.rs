@@ -9,7 +9,6 @@
 //! leases with an epoch, and nothing here assumes a single writer process.
 
 pub mod audit;
-pub use canonical_json as canonical;
 pub mod chain;
 pub mod refusal;
 pub mod sqlite;
@@ -141,7 +140,7 @@ impl ChainHead {
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewEvent {
     pub kind: String,
-    /// Canonical JSON text ([`chain::canonical_json`]): produced once by the caller, so
+    /// Canonical JSON text ([`canonical_json::canonical_json`]): produced once by the caller, so
     /// equal events always hash the same and the store never re-serialises them.
     pub payload: String,
     pub at: Time,

@@ -18,8 +18,8 @@
 //! compare on the same machine at the same time).
 
 use criterion::Criterion;
-use engine::flow::NodeKind;
-use engine::plugin::{CallLimits, StepInput};
+use model::flow::NodeKind;
+use model::plugin::{CallLimits, StepInput};
 use plugin_host::{Host, HostConfig, LoadSource, LoadedPlugin, PrepareState, Registry};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -150,7 +150,7 @@ struct PathNode {
 fn retail_loan_path(registry: &Registry) -> Vec<PathNode> {
     let file = workflows_dir().join("retail-loan.yaml");
     let yaml = std::fs::read_to_string(&file).expect("retail-loan.yaml");
-    let (flow, _) = engine::flow::load("retail-loan.yaml", &yaml, Some(registry))
+    let (flow, _) = model::flow::load("retail-loan.yaml", &yaml, Some(registry))
         .unwrap_or_else(|d| panic!("retail-loan.yaml does not load: {d:?}"));
     let mut samples: Vec<PathBuf> = std::fs::read_dir(workflows_dir().join("samples/retail-loan"))
         .expect("samples")

@@ -5,8 +5,8 @@ use crate::bindings::StepPre;
 use crate::bindings::docket::plugin::{log, types};
 use crate::loaded::LoadedPlugin;
 use crate::prepare::Slot;
-use engine::doc::Doc;
-use engine::plugin::{
+use model::doc::Doc;
+use model::plugin::{
     CallLimits, CallReport, ReasonCode, StepError, StepErrorKind, StepInput, StepOutput,
 };
 use serde::Serialize;

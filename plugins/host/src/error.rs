@@ -1,5 +1,5 @@
 //! The host's error type: what can go wrong while setting up the sandbox or loading a
-//! component. Failures of a call are `engine::plugin::StepError`s instead.
+//! component. Failures of a call are `model::plugin::StepError`s instead.
 
 use std::path::PathBuf;
 

@@ -1,7 +1,7 @@
 //! The plugin host: loads WebAssembly components and runs them in a sandbox.
 //!
 //! Architecture invariant: only this crate knows wasmtime. It implements the engine's
-//! plugin port (`engine::plugin::Plugins`) with [`Registry`]; everything a plugin can
+//! plugin port (`model::plugin::Plugins`) with [`Registry`]; everything a plugin can
 //! do wrong (trap, loop, exhaust memory, return garbage, import what it must not)
 //! ends as a typed `StepError`, never as a panic or a stuck thread.
 //!

@@ -8,7 +8,7 @@ use crate::prepare::{PrepareState, Preparer};
 use crate::sandbox::{CodeSource, Host, sha256_hex};
 use crate::version::Version;
 use crate::wasi;
-use engine::plugin::{CallLimits, PluginBuild, PluginInfo, PluginRef, StepInput};
+use model::plugin::{CallLimits, PluginBuild, PluginInfo, PluginRef, StepInput};
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;

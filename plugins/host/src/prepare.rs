@@ -17,7 +17,7 @@ use crate::bindings::StepPre;
 use crate::bindings::docket::plugin::types;
 use crate::call::{self, CallState};
 use crate::sandbox::{Host, sha256_hex};
-use engine::plugin::CallLimits;
+use model::plugin::CallLimits;
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};

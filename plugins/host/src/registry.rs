@@ -6,7 +6,7 @@ use crate::error::Error;
 use crate::loaded::{LoadSource, LoadedPlugin};
 use crate::sandbox::{Host, HostConfig};
 use crate::version::Version;
-use engine::plugin::{
+use model::plugin::{
     CallLimits, CallReport, PluginInfo, PluginRef, Plugins, StepError, StepErrorKind, StepInput,
 };
 use std::collections::BTreeMap;

@@ -14,7 +14,7 @@ use wasmtime::component::Component;
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// How the sandbox is set up. Per-call limits (time, memory, output) are
-/// `engine::plugin::CallLimits`; these are the engine-wide ones.
+/// `model::plugin::CallLimits`; these are the engine-wide ones.
 #[derive(Debug, Clone)]
 pub struct HostConfig {
     /// Where compiled components are kept between runs, keyed by content hash and

@@ -2,7 +2,7 @@
 //! (tampering with rows by hand, group-commit counters).
 
 use super::super::{
-    CaseStatus, ChainHead, Claim, NewCase, NewEvent, Store, Transition, audit, chain, conformance,
+    CaseStatus, ChainHead, Claim, NewCase, NewEvent, Store, Transition, audit, conformance,
 };
 use super::SqliteStore;
 use serde_json::json;
@@ -63,7 +63,7 @@ async fn seed(store: &SqliteStore, cases: usize, events: i64) -> Vec<Uuid> {
         for n in 0..events {
             t.events.push(NewEvent {
                 kind: "e".into(),
-                payload: chain::canonical_json(&json!({"n": n})),
+                payload: canonical_json::canonical_json(&json!({"n": n})),
                 at: conformance::t0(),
             });
         }

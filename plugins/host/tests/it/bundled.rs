@@ -1,6 +1,6 @@
 //! The plugins embedded in the binary.
 
-use engine::plugin::{PluginRef, Plugins};
+use model::plugin::{PluginRef, Plugins};
 use plugin_host::Registry;
 
 #[test]
@@ -25,9 +25,9 @@ fn all_four_bundled_plugins_are_built_in_and_load() {
         assert_eq!(described.version, plugin.info().version);
         // The flow validator checks node configs (and CEL types) with these schemas:
         // each must compile in Docket's JSON Schema subset.
-        engine::schema::Schema::compile_object(&described.config_schema)
+        model::schema::Schema::compile_object(&described.config_schema)
             .unwrap_or_else(|e| panic!("{} config schema: {e:?}", plugin.id()));
-        engine::schema::Schema::compile(&described.output_schema)
+        model::schema::Schema::compile(&described.output_schema)
             .unwrap_or_else(|e| panic!("{} output schema: {e:?}", plugin.id()));
         assert_eq!(plugin.build().sha256.len(), 64);
         assert!(plugin.source().to_string().starts_with("bundled:"));

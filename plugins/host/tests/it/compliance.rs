@@ -2,7 +2,7 @@
 //! shipped rule sets give, from inside the sandbox, the answers the host-side unit
 //! tests expect.
 
-use engine::plugin::{PluginRef, Plugins, StepError, StepErrorKind, StepInput, StepOutput};
+use model::plugin::{PluginRef, Plugins, StepError, StepErrorKind, StepInput, StepOutput};
 use plugin_host::Registry;
 use serde_json::{Value, json};
 use std::sync::OnceLock;

@@ -9,8 +9,8 @@
 //! (review its diff: it is the behaviour of the bundled plugins).
 
 use super::each_sample_call;
-use engine::doc::JsonRef;
-use engine::plugin::Plugins;
+use model::doc::JsonRef;
+use model::plugin::Plugins;
 use plugin_host::Registry;
 use serde_json::json;
 use std::fmt::Write as _;

@@ -1,7 +1,7 @@
 //! The bundled `guarantee-circle` component called through the engine's plugin port:
 //! realistic networks and a hostile one, from inside the sandbox and its time limit.
 
-use engine::plugin::{
+use model::plugin::{
     CallLimits, PluginRef, Plugins, StepError, StepErrorKind, StepInput, StepOutput,
 };
 use plugin_host::Registry;

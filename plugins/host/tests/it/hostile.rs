@@ -1,7 +1,7 @@
 //! Hostile plugins: every misdeed ends as a typed step error, and the host stays up.
 
 use super::*;
-use engine::plugin::StepErrorKind;
+use model::plugin::StepErrorKind;
 use plugin_host::Error;
 use std::time::{Duration, Instant};
 
@@ -9,7 +9,7 @@ fn failure(
     plugin: &LoadedPlugin,
     input: &StepInput,
     limits: &CallLimits,
-) -> engine::plugin::StepError {
+) -> model::plugin::StepError {
     let call = plugin.call(input, limits);
     let error = call.report.output.expect_err("the call must fail");
     // Every failure names the build that failed.
@@ -164,7 +164,7 @@ fn a_result_that_is_json_but_not_canonical_is_parsed_and_written_canonically() {
     let call = raw().call(&input(json!("unsorted")), &limits());
     let result = call.report.output.expect("valid JSON is a result").result;
     assert!(
-        matches!(result.json(), engine::doc::JsonRef::Value(_)),
+        matches!(result.json(), model::doc::JsonRef::Value(_)),
         "not canonical: parsed"
     );
     assert_eq!(result.canonical(), r#"{"a":[2.5,"A"],"b":1}"#);

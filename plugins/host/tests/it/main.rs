@@ -15,8 +15,8 @@ mod scan;
 mod scorecard;
 mod soak;
 
-use engine::flow::{NodeKind, TaskNode};
-use engine::plugin::{CallLimits, Plugins, StepInput};
+use model::flow::{NodeKind, TaskNode};
+use model::plugin::{CallLimits, Plugins, StepInput};
 use plugin_host::{Host, HostConfig, LoadSource, LoadedPlugin};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -54,7 +54,7 @@ fn each_sample_call(
     for flow_name in FLOWS {
         let yaml = std::fs::read_to_string(workflows().join(format!("{flow_name}.yaml")))
             .expect("flow file");
-        let (flow, _) = engine::flow::load(flow_name, &yaml, Some(registry))
+        let (flow, _) = model::flow::load(flow_name, &yaml, Some(registry))
             .unwrap_or_else(|d| panic!("{flow_name} does not load: {d:?}"));
         let mut samples: Vec<PathBuf> =
             std::fs::read_dir(workflows().join("samples").join(flow_name))

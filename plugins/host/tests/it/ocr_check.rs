@@ -1,8 +1,8 @@
 //! The bundled `ocr-check` component called through the engine's plugin port: the same
 //! answers as its host-side unit tests, now from inside the sandbox.
 
-use engine::plugin::{PluginRef, Plugins, StepErrorKind, StepInput, StepOutput};
-use engine::schema::Schema;
+use model::plugin::{PluginRef, Plugins, StepErrorKind, StepInput, StepOutput};
+use model::schema::Schema;
 use plugin_host::Registry;
 use serde_json::{Value, json};
 use std::sync::OnceLock;
@@ -41,7 +41,7 @@ fn retail_vars() -> Value {
     })
 }
 
-fn call(config: Value, vars: Value) -> Result<StepOutput, engine::plugin::StepError> {
+fn call(config: Value, vars: Value) -> Result<StepOutput, model::plugin::StepError> {
     let input = StepInput::new("case-ocr", "documents", &config, &vars, "2025-06-30");
     let report = registry()
         .call(

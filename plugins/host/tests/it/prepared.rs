@@ -3,7 +3,7 @@
 //! lends its config to a call with another one, a config that cannot be prepared runs
 //! (and fails) as before, and plugins without `prepare` are untouched.
 
-use engine::plugin::{
+use model::plugin::{
     CallLimits, CallReport, PluginRef, Plugins, StepErrorKind, StepInput, StepOutput,
 };
 use plugin_host::{Host, HostConfig, PrepareState, Registry};
@@ -35,7 +35,7 @@ fn plain() -> &'static Registry {
 }
 
 /// Everything a call returns, floats by their bits, the result as the text it came as.
-fn exact(output: &Result<StepOutput, engine::plugin::StepError>) -> String {
+fn exact(output: &Result<StepOutput, model::plugin::StepError>) -> String {
     match output {
         Ok(o) => format!(
             "ok result={} outcome={:?} score={:?} reasons={:?}",

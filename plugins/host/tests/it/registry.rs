@@ -1,7 +1,7 @@
 //! The registry and the engine's plugin port.
 
 use super::*;
-use engine::plugin::{PluginRef, Plugins, StepErrorKind};
+use model::plugin::{PluginRef, Plugins, StepErrorKind};
 use plugin_host::{Error, Registry};
 
 fn registry() -> Registry {

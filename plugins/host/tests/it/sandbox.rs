@@ -89,7 +89,7 @@ fn a_log_flood_is_bounded_and_counted() {
 
 #[test]
 fn calls_beyond_the_instance_pool_wait_for_a_slot() {
-    use engine::plugin::StepErrorKind;
+    use model::plugin::StepErrorKind;
     use std::time::{Duration, Instant};
     let host = Host::new(HostConfig {
         cache_dir: Some(test_cache_dir()),

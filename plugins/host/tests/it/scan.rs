@@ -96,7 +96,7 @@ fn the_scan_compiled_into_plugins_finds_what_serde_json_finds() {
             // not parsed (looking into it below parses it). Text with a key that needs
             // escaping is always parsed (keys sort by their unescaped text).
             assert!(
-                !plain_keys(&value) || matches!(result.json(), engine::doc::JsonRef::Kept(_)),
+                !plain_keys(&value) || matches!(result.json(), model::doc::JsonRef::Kept(_)),
                 "not canonical: {text}"
             );
             kept += usize::from(plain_keys(&value));

@@ -1,8 +1,8 @@
 //! The bundled `scorecard` component called through the engine's plugin port with the
 //! shipped retail and small-business cards.
 
-use engine::plugin::{PluginRef, Plugins, StepErrorKind, StepInput, StepOutput};
-use engine::schema::Schema;
+use model::plugin::{PluginRef, Plugins, StepErrorKind, StepInput, StepOutput};
+use model::schema::Schema;
 use plugin_host::Registry;
 use serde_json::{Value, json};
 use std::sync::OnceLock;
@@ -16,7 +16,7 @@ fn registry() -> &'static Registry {
     REGISTRY.get_or_init(|| Registry::bundled().expect("bundled plugins load"))
 }
 
-fn call(card: &str, vars: Value) -> Result<StepOutput, engine::plugin::StepError> {
+fn call(card: &str, vars: Value) -> Result<StepOutput, model::plugin::StepError> {
     let config: serde_json::Value = serde_json::from_str(card).unwrap();
     let input = StepInput::new("case-score", "score", &config, &vars, "2025-06-30");
     let report = registry()

@@ -8,19 +8,19 @@ use proptest::prelude::*;
 const BUNDLED: [(&str, &str); 4] = [
     (
         "retail-loan",
-        include_str!("../../../../workflows/retail-loan.yaml"),
+        include_str!("../../../../../workflows/retail-loan.yaml"),
     ),
     (
         "small-business",
-        include_str!("../../../../workflows/small-business.yaml"),
+        include_str!("../../../../../workflows/small-business.yaml"),
     ),
     (
         "corporate-credit",
-        include_str!("../../../../workflows/corporate-credit.yaml"),
+        include_str!("../../../../../workflows/corporate-credit.yaml"),
     ),
     (
         "post-loan-monitoring",
-        include_str!("../../../../workflows/post-loan-monitoring.yaml"),
+        include_str!("../../../../../workflows/post-loan-monitoring.yaml"),
     ),
 ];
 

@@ -1,12 +1,12 @@
 //! Case state machine speed: the pure cost of transitions, without store or plugins.
 //!
-//! Run: `cargo bench -p engine --bench case`.
+//! Run: `cargo bench -p model --bench case`.
 
 use chrono::{TimeZone, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
-use engine::case::{self, Actor, CaseId, Command, Start};
-use engine::flow::Flow;
-use engine::plugin::{CallReport, PluginBuild, StepOutput};
+use model::case::{self, Actor, CaseId, Command, Start};
+use model::flow::Flow;
+use model::plugin::{CallReport, PluginBuild, StepOutput};
 use serde_json::{Value, json};
 use std::hint::black_box;
 use std::time::Duration;
@@ -42,7 +42,7 @@ nodes:
 "#;
 
 fn flow() -> Flow {
-    match engine::flow::load("bench.yaml", FLOW, None) {
+    match model::flow::load("bench.yaml", FLOW, None) {
         Ok((flow, _)) => flow,
         Err(diags) => panic!("bench flow: {diags:?}"),
     }

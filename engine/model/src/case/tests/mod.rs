@@ -358,12 +358,12 @@ pub(super) fn assert_replays(flow: &Flow, history: &[Event], state: &CaseState) 
     let stored: Vec<Event> = history
         .iter()
         .map(|e| {
-            let text = crate::store::canonical::to_canonical_json(e, Some("type")).unwrap();
+            let text = canonical_json::to_canonical_json(e, Some("type")).unwrap();
             let mut tree = serde_json::to_value(e).unwrap();
             let tag = tree.as_object_mut().unwrap().remove("type").unwrap();
             assert_eq!(
                 text,
-                crate::store::chain::canonical_json(&tree),
+                canonical_json::canonical_json(&tree),
                 "canonical payload"
             );
             let mut back: serde_json::Value =

@@ -1,13 +1,13 @@
 //! Validation speed: `flow::load` on a generated 2,000-node flow (every node kind).
 //!
-//! Run: `cargo bench -p engine --features testing --bench validate`.
+//! Run: `cargo bench -p model --features testing --bench validate`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 
 fn validate(c: &mut Criterion) {
-    let def = engine::flow::testing::sized_flow(2000);
-    let yaml = engine::flow::testing::to_yaml(&def);
+    let def = model::flow::testing::sized_flow(2000);
+    let yaml = model::flow::testing::to_yaml(&def);
     let nodes = def.nodes.len();
     let mut group = c.benchmark_group("validate");
     group.sample_size(20);
@@ -15,7 +15,7 @@ fn validate(c: &mut Criterion) {
         format!("{nodes}-node flow ({} KiB of YAML)", yaml.len() / 1024),
         |b| {
             b.iter(
-                || match engine::flow::load("bench.yaml", black_box(&yaml), None) {
+                || match model::flow::load("bench.yaml", black_box(&yaml), None) {
                     Ok((flow, _)) => flow,
                     Err(diags) => panic!("the generated flow is valid: {:?}", diags.first()),
                 },

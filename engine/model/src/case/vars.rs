@@ -7,7 +7,7 @@
 //! and also copied into the stored events.
 
 use crate::doc::{Doc, JsonRef, Member};
-use crate::store::chain::write_str;
+use canonical_json::write_str;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -88,7 +88,7 @@ impl Vars {
     }
 
     /// The variables as canonical JSON (keys sorted at every level), byte for byte what
-    /// [`crate::store::chain::canonical_json`] makes of [`Vars::to_value`].
+    /// [`canonical_json::canonical_json`] makes of [`Vars::to_value`].
     pub fn canonical_json(&self) -> String {
         let (text, members): (&str, &[Member]) = if self.input.is_object() {
             let text = self.input.canonical();
@@ -191,7 +191,7 @@ impl crate::expr::Variables for Vars {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::chain::canonical_json;
+    use canonical_json::canonical_json;
     use proptest::prelude::*;
     use serde_json::json;
 

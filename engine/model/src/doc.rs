@@ -11,8 +11,8 @@
 //! something asks for the whole of it. Routes read the few members they need straight
 //! from the text ([`Doc::json`]).
 
-use crate::store::canonical;
-use crate::store::chain::write_canonical;
+use canonical_json as canonical;
+use canonical_json::write_canonical;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use std::fmt;
@@ -41,7 +41,7 @@ pub type Member = (Box<str>, Range<usize>);
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum JsonRef<'a> {
     Value(&'a Value),
-    /// A document kept as canonical text (`chain::canonical_json`; every member of it is
+    /// A document kept as canonical text (`canonical_json::canonical_json`; every member of it is
     /// canonical too): [`Doc::member`] finds its top-level members through an index.
     Kept(&'a Doc),
 }
@@ -106,7 +106,7 @@ impl Doc {
         self.canonical().get(members[at].1.clone())
     }
 
-    /// The document as canonical JSON (`chain::canonical_json`), made once.
+    /// The document as canonical JSON (`canonical_json::canonical_json`), made once.
     pub fn canonical(&self) -> &str {
         self.0.canonical.get_or_init(|| {
             let mut out = Vec::with_capacity(256);
@@ -214,8 +214,8 @@ impl<'de> Deserialize<'de> for Doc {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::canonical::to_canonical_json;
-    use crate::store::chain::canonical_json;
+    use canonical_json::canonical_json;
+    use canonical_json::to_canonical_json;
     use serde_json::json;
 
     #[derive(Serialize)]

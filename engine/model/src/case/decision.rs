@@ -8,7 +8,7 @@ use super::vars::Vars;
 use crate::doc::JsonRef;
 use crate::expr::Expr;
 use crate::flow::{DecisionNode, NodeId};
-use crate::store::canonical;
+use canonical_json as canonical;
 use serde_json::Value;
 use std::collections::BTreeMap;
 

@@ -370,7 +370,7 @@ fn node_kind(
             };
             Some(NodeKind::Task(TaskNode {
                 plugin: plugin?,
-                config_json: crate::store::chain::canonical_json(&config).into(),
+                config_json: canonical_json::canonical_json(&config).into(),
                 config,
                 result: result.as_ref().map(|r| r.v.clone()),
                 retry: Retry {

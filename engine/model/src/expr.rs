@@ -6,7 +6,7 @@
 //! evaluation itself).
 
 use crate::doc::JsonRef;
-use crate::store::canonical;
+use canonical_json as canonical;
 use cel::common::ast::{EntryExpr, Expr as Ast, IdedExpr, LiteralValue};
 use cel::objects::{Key, Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};

@@ -583,7 +583,7 @@ pub async fn tasks_and_finished_cases<S: Store>(store: S) {
 /// each on a fresh store. `$fresh` is an async function returning `(store, guard)`; the
 /// guard (a temporary directory, a database to drop) lives until the test ends.
 ///
-/// ```ignore
+/// ```text
 /// async fn fresh() -> (SqliteStore, tempfile::TempDir) { ... }
 /// engine::store_conformance!(fresh);
 /// ```

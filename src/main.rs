@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 mod cli;
 
-/// See the workspace Cargo.toml: glibc malloc was a third of the runtime's CPU.
+/// See the workspace Cargo.toml: the runtime allocates many short-lived JSON trees from
+/// several threads at once, where glibc malloc is slow (`docs/PERFORMANCE.md`).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -73,8 +74,8 @@ fn quiet_on_broken_pipe() {
 /// calls and the state machine steps between them — runs on the runtime's plugin pool
 /// (a thread per core), and SQLite writes on the store's writer thread; the async
 /// threads only pass work between them. More of them than that only compete with the
-/// pool for the cores: on 2 cores, one async thread instead of two made `docket bench`
-/// 6-9% faster. `TOKIO_WORKER_THREADS` still overrides the count.
+/// pool for the cores (`docs/PERFORMANCE.md`). `TOKIO_WORKER_THREADS` still overrides the
+/// count.
 fn async_runtime() -> tokio::runtime::Builder {
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.enable_all();

@@ -193,8 +193,8 @@ fn cargo_build(root: &Path, target_dir: &Path, crates: &[&str]) -> Result<(), St
         cmd.env_remove(var);
     }
     // Plugins ship without debug info (the root release profile keeps line tables for
-    // the host): 3 MB components shrink to under 300 KB and compile faster. Function
-    // names stay, for trap backtraces.
+    // the host): most of a component's size is debug info, and smaller components
+    // compile faster. Function names stay, for trap backtraces.
     cmd.env("CARGO_PROFILE_RELEASE_DEBUG", "false")
         .env("CARGO_PROFILE_RELEASE_STRIP", "debuginfo");
     // Every call runs in a fresh instance, so the guest's own code (JSON parsing, the

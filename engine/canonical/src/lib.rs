@@ -23,8 +23,7 @@ use std::ops::Range;
 pub fn canonical_json(value: &Value) -> String {
     let mut out = Vec::with_capacity(256);
     write_canonical(value, &mut out);
-    // Only JSON text (valid UTF-8) was written.
-    String::from_utf8(out).unwrap_or_default()
+    String::from_utf8(out).expect("canonical JSON is written from `&str`s and ASCII only")
 }
 
 /// [`canonical_json`] appended to a byte buffer (no intermediate strings).
@@ -45,9 +44,8 @@ pub fn write_canonical(value: &Value, out: &mut Vec<u8>) {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(true) => out.extend_from_slice(b"true"),
         Value::Bool(false) => out.extend_from_slice(b"false"),
-        // Writing a number into a Vec cannot fail.
         Value::Number(n) => {
-            let _ = serde_json::to_writer(&mut *out, n);
+            serde_json::to_writer(&mut *out, n).expect("writing a number into a Vec cannot fail")
         }
     }
 }
@@ -173,7 +171,7 @@ mod tests {
             canonical_json(&v),
             r#"{"n":[1.5,0,1e+300,null,false],"q\"k":"tab\t\u0001\""}"#
         );
-        let back: Value = serde_json::from_str(&canonical_json(&v)).unwrap_or_default();
+        let back: Value = serde_json::from_str(&canonical_json(&v)).expect("canonical text parses");
         assert_eq!(back, v);
     }
 
@@ -183,8 +181,8 @@ mod tests {
         let mut out = Vec::new();
         write_str(&all, &mut out);
         assert_eq!(
-            String::from_utf8(out).unwrap_or_default(),
-            serde_json::to_string(&all).unwrap_or_default()
+            String::from_utf8(out).expect("UTF-8"),
+            serde_json::to_string(&all).expect("serde_json writes a string")
         );
     }
 
@@ -194,8 +192,8 @@ mod tests {
             let mut out = Vec::new();
             write_str(&s, &mut out);
             proptest::prop_assert_eq!(
-                String::from_utf8(out).unwrap_or_default(),
-                serde_json::to_string(&s).unwrap_or_default()
+                String::from_utf8(out).expect("UTF-8"),
+                serde_json::to_string(&s).expect("serde_json writes a string")
             );
         }
     }

@@ -99,7 +99,7 @@ const ONES: u64 = 0x0101_0101_0101_0101;
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 fn words(b: &[u8; BLOCK]) -> (u64, u64) {
     let (lo, hi) = b.split_at(8);
-    let word = |half: &[u8]| u64::from_le_bytes(half.try_into().unwrap_or_default());
+    let word = |half: &[u8]| u64::from_le_bytes(half.try_into().expect("half a block is 8 bytes"));
     (word(lo), word(hi))
 }
 

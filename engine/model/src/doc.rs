@@ -63,7 +63,12 @@ impl Doc {
                 // Keys of recognised text have no escapes: each key is its text.
                 let members: Vec<Member> = at
                     .into_iter()
-                    .map(|(key, value)| (text.get(key).unwrap_or_default().into(), value))
+                    .map(|(key, value)| {
+                        let key = text
+                            .get(key)
+                            .expect("the checker's key ranges lie in its text");
+                        (key.into(), value)
+                    })
                     .collect();
                 Ok(Doc(Arc::new(Inner {
                     value: OnceLock::new(),
@@ -121,8 +126,9 @@ impl Doc {
                 }
                 value => write_canonical(value, &mut out),
             }
-            // Only JSON text (valid UTF-8) was written.
-            String::from_utf8(out).unwrap_or_default().into_boxed_str()
+            String::from_utf8(out)
+                .expect("canonical JSON is written from `&str`s and ASCII only")
+                .into_boxed_str()
         })
     }
 
@@ -156,9 +162,10 @@ fn walk_members(text: &str) -> Vec<Member> {
 /// The value of a document kept as text. Only text `is_canonical` accepted is kept without
 /// a value, and such text parses.
 fn parse_kept(text: &OnceLock<Box<str>>) -> Value {
-    text.get()
-        .and_then(|t| serde_json::from_str(t).ok())
-        .unwrap_or(Value::Null)
+    let text = text
+        .get()
+        .expect("a document without a value keeps its text");
+    serde_json::from_str(text).expect("text `is_canonical` accepted parses")
 }
 
 impl Deref for Doc {

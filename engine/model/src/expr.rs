@@ -80,8 +80,7 @@ impl Reach {
             Reach::Fields(fields) if text.starts_with('{') => {
                 project_members(fields, |k| canonical::member(text, k))
             }
-            // Canonical text always parses.
-            _ => json_to_cel(&serde_json::from_str(text).unwrap_or_default()),
+            _ => json_to_cel(&serde_json::from_str(text).expect("canonical text parses")),
         }
     }
 

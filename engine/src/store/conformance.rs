@@ -1,5 +1,6 @@
 //! Store conformance tests: one body per behaviour, each taking a fresh store, so every
-//! adapter runs the same suite (SQLite below; PostgreSQL adds its own harness).
+//! adapter runs the same suite. An adapter's tests run it all with
+//! [`store_conformance!`](crate::store_conformance) and a factory of fresh stores.
 
 use super::{
     CaseStatus, ChainHead, Claim, Error, NewCase, NewEvent, NewJob, NewTask, NewTimer, Store, Time,
@@ -10,10 +11,10 @@ use serde_json::json;
 use std::time::Duration as StdDuration;
 use uuid::Uuid;
 
-pub(super) fn t0() -> Time {
+pub fn t0() -> Time {
     Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0)
         .single()
-        .unwrap_or_default()
+        .expect("2026-03-01 09:00 UTC is one instant")
 }
 
 fn event(kind: &str, n: i64, at: Time) -> NewEvent {
@@ -56,7 +57,7 @@ fn step(id: Uuid, prev: &ChainHead, n: i64, now: Time) -> Transition {
     t
 }
 
-pub(super) async fn append_and_chain<S: Store>(store: S) {
+pub async fn append_and_chain<S: Store>(store: S) {
     let version = deploy(&store, "h1").await;
     let (id, head) = start_case(&store, version).await;
     assert_eq!(head.seq, 1);
@@ -88,7 +89,7 @@ pub(super) async fn append_and_chain<S: Store>(store: S) {
         "{}",
         events[1].payload
     );
-    assert_eq!(store.events(id, 2).await.unwrap_or_default().len(), 1);
+    assert_eq!(store.events(id, 2).await.expect("events").len(), 1);
 
     let case = store.load_case(id).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(case.status, CaseStatus::Completed);
@@ -103,11 +104,11 @@ pub(super) async fn append_and_chain<S: Store>(store: S) {
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(report.is_ok(), "{report:?}");
     assert_eq!((report.cases, report.events), (1, 3));
-    assert!(store.fsck().await.unwrap_or_default().is_empty());
+    assert!(store.fsck().await.expect("fsck").is_empty());
 }
 
 /// A transition that keeps its old snapshot: the row remembers which seq it reflects.
-pub(super) async fn snapshot_is_kept_when_not_given<S: Store>(store: S) {
+pub async fn snapshot_is_kept_when_not_given<S: Store>(store: S) {
     let version = deploy(&store, "h1").await;
     let (id, head) = start_case(&store, version).await;
     let mut t = step(id, &head, 2, t0());
@@ -125,7 +126,7 @@ pub(super) async fn snapshot_is_kept_when_not_given<S: Store>(store: S) {
 }
 
 /// Three transitions land in one batch; the middle one is stale. It alone fails.
-pub(super) async fn seq_conflict_fails_alone<S: Store>(store: S) {
+pub async fn seq_conflict_fails_alone<S: Store>(store: S) {
     let version = deploy(&store, "h1").await;
     let (a, ha) = start_case(&store, version).await;
     let (b, hb) = start_case(&store, version).await;
@@ -148,11 +149,11 @@ pub(super) async fn seq_conflict_fails_alone<S: Store>(store: S) {
         "{rb:?}"
     );
     assert!(rc.is_ok(), "{rc:?}");
-    assert_eq!(store.load_case(a).await.map(|c| c.head.seq).ok(), Some(2));
-    assert_eq!(store.load_case(c).await.map(|c| c.head.seq).ok(), Some(2));
+    assert_eq!(store.load_case(a).await.expect("load_case").head.seq, 2);
+    assert_eq!(store.load_case(c).await.expect("load_case").head.seq, 2);
     let b_now = store.load_case(b).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(b_now.head, hb2, "the rejected transition changed nothing");
-    assert_eq!(store.events(b, 0).await.unwrap_or_default().len(), 2);
+    assert_eq!(store.events(b, 0).await.expect("events").len(), 2);
 
     // Two racing transitions of one case decided against the same head: exactly one wins.
     let (r1, r2) = tokio::join!(
@@ -174,12 +175,7 @@ pub(super) async fn seq_conflict_fails_alone<S: Store>(store: S) {
         )),
     );
     assert!(r1.is_ok() != r2.is_ok(), "{r1:?} {r2:?}");
-    assert!(
-        audit::verify(&store)
-            .await
-            .map(|r| r.is_ok())
-            .unwrap_or(false)
-    );
+    assert!(audit::verify(&store).await.expect("audit").is_ok());
 
     // A second start of an existing case id is a conflict too.
     let mut dup = Transition::new(a, ChainHead::genesis(), CaseStatus::Running, t0());
@@ -193,7 +189,7 @@ pub(super) async fn seq_conflict_fails_alone<S: Store>(store: S) {
     ));
 }
 
-pub(super) async fn lease_claim_expiry_and_epoch<S: Store>(store: S) {
+pub async fn lease_claim_expiry_and_epoch<S: Store>(store: S) {
     let version = deploy(&store, "h1").await;
     let (id, head) = start_case(&store, version).await;
     let job = Uuid::now_v7();
@@ -236,7 +232,7 @@ pub(super) async fn lease_claim_expiry_and_epoch<S: Store>(store: S) {
         store
             .claim_jobs(claim("b", t0() + Duration::seconds(5)))
             .await
-            .unwrap_or_default()
+            .expect("claim_jobs")
             .is_empty()
     );
 
@@ -244,7 +240,7 @@ pub(super) async fn lease_claim_expiry_and_epoch<S: Store>(store: S) {
     let b = store
         .claim_jobs(claim("b", t0() + Duration::seconds(11)))
         .await
-        .unwrap_or_default();
+        .expect("claim_jobs");
     assert_eq!(b.len(), 1);
     assert_eq!(
         (b[0].lease.job_id, b[0].lease.epoch, b[0].claims),
@@ -257,10 +253,7 @@ pub(super) async fn lease_claim_expiry_and_epoch<S: Store>(store: S) {
     assert!(
         matches!(store.commit(stale).await, Err(Error::LeaseLost { job_id, .. }) if job_id == job)
     );
-    assert_eq!(
-        store.load_case(id).await.map(|c| c.head).ok(),
-        Some(head.clone())
-    );
+    assert_eq!(store.load_case(id).await.expect("load_case").head, head);
     assert!(matches!(
         store.release_job(&a[0].lease, t0()).await,
         Err(Error::LeaseLost { .. })
@@ -274,7 +267,7 @@ pub(super) async fn lease_claim_expiry_and_epoch<S: Store>(store: S) {
     let a2 = store
         .claim_jobs(claim("a", t0() + Duration::seconds(12)))
         .await
-        .unwrap_or_default();
+        .expect("claim_jobs");
     assert_eq!(a2.len(), 1);
     assert_eq!(a2[0].lease.epoch, 3);
     let mut done = step(id, &head, 3, t0() + Duration::seconds(13));
@@ -284,7 +277,7 @@ pub(super) async fn lease_claim_expiry_and_epoch<S: Store>(store: S) {
     let rest = store
         .claim_jobs(claim("a", t0() + Duration::seconds(61)))
         .await
-        .unwrap_or_default();
+        .expect("claim_jobs");
     assert_eq!(
         rest.iter().map(|j| j.lease.job_id).collect::<Vec<_>>(),
         vec![later]
@@ -307,12 +300,12 @@ pub(super) async fn lease_claim_expiry_and_epoch<S: Store>(store: S) {
         store
             .claim_jobs(claim("b", t0() + Duration::seconds(20)))
             .await
-            .unwrap_or_default()
+            .expect("claim_jobs")
             .is_empty()
     );
     let mut own = claim("c", t0() + Duration::seconds(20));
     own.reclaim_own = true;
-    let mine = store.claim_jobs(own).await.unwrap_or_default();
+    let mine = store.claim_jobs(own).await.expect("claim_jobs");
     assert_eq!(
         mine.iter()
             .map(|j| (j.lease.job_id, j.lease.epoch))
@@ -321,7 +314,7 @@ pub(super) async fn lease_claim_expiry_and_epoch<S: Store>(store: S) {
     );
 }
 
-pub(super) async fn cancelled_jobs_are_gone<S: Store>(store: S) {
+pub async fn cancelled_jobs_are_gone<S: Store>(store: S) {
     let version = deploy(&store, "h1").await;
     let (id, head) = start_case(&store, version).await;
     let job = Uuid::now_v7();
@@ -350,10 +343,16 @@ pub(super) async fn cancelled_jobs_are_gone<S: Store>(store: S) {
         limit: 5,
         reclaim_own: false,
     };
-    assert!(store.claim_jobs(claim).await.unwrap_or_default().is_empty());
+    assert!(
+        store
+            .claim_jobs(claim)
+            .await
+            .expect("claim_jobs")
+            .is_empty()
+    );
 }
 
-pub(super) async fn timer_fires_once<S: Store>(store: S) {
+pub async fn timer_fires_once<S: Store>(store: S) {
     let version = deploy(&store, "h1").await;
     let (id, head) = start_case(&store, version).await;
     let due = t0() + Duration::seconds(5);
@@ -369,10 +368,10 @@ pub(super) async fn timer_fires_once<S: Store>(store: S) {
         store
             .due_timers(t0(), 10)
             .await
-            .unwrap_or_default()
+            .expect("due_timers")
             .is_empty()
     );
-    assert_eq!(store.next_due().await.ok().flatten(), Some(due));
+    assert_eq!(store.next_due().await.expect("next_due"), Some(due));
 
     // Not due yet: refused.
     let mut early = step(id, &head, 3, t0() + Duration::seconds(1));
@@ -383,7 +382,7 @@ pub(super) async fn timer_fires_once<S: Store>(store: S) {
     ));
 
     let later = t0() + Duration::seconds(6);
-    let due_now = store.due_timers(later, 10).await.unwrap_or_default();
+    let due_now = store.due_timers(later, 10).await.expect("due_timers");
     assert_eq!(due_now.len(), 1);
     assert_eq!(
         (
@@ -408,7 +407,7 @@ pub(super) async fn timer_fires_once<S: Store>(store: S) {
         store
             .due_timers(later, 10)
             .await
-            .unwrap_or_default()
+            .expect("due_timers")
             .is_empty()
     );
     let mut again = step(id, &head, 4, later);
@@ -417,10 +416,10 @@ pub(super) async fn timer_fires_once<S: Store>(store: S) {
         store.commit(again).await,
         Err(Error::TimerGone { .. })
     ));
-    assert_eq!(store.load_case(id).await.map(|c| c.head.seq).ok(), Some(3));
+    assert_eq!(store.load_case(id).await.expect("load_case").head.seq, 3);
 }
 
-pub(super) async fn flow_versions_dedupe<S: Store>(store: S) {
+pub async fn flow_versions_dedupe<S: Store>(store: S) {
     let first = store
         .deploy_flow("loan", "aaa", "v1", Uuid::now_v7(), t0())
         .await;
@@ -443,8 +442,11 @@ pub(super) async fn flow_versions_dedupe<S: Store>(store: S) {
     let other = store
         .deploy_flow("other", "aaa", "v1", Uuid::now_v7(), t0())
         .await;
-    assert_eq!(other.map(|d| d.version.version).ok(), Some(1));
-    let latest = store.latest_flow_version("loan").await.ok().flatten();
+    assert_eq!(other.expect("deploy_flow").version.version, 1);
+    let latest = store
+        .latest_flow_version("loan")
+        .await
+        .expect("latest_flow_version");
     assert_eq!(latest.map(|v| v.hash), Some("bbb".into()));
     let by_id = store
         .flow_version(first.version.id)
@@ -459,8 +461,7 @@ pub(super) async fn flow_versions_dedupe<S: Store>(store: S) {
         store
             .latest_flow_version("nope")
             .await
-            .ok()
-            .flatten()
+            .expect("latest_flow_version")
             .is_none()
     );
 }
@@ -469,11 +470,11 @@ async fn no_timer_due_within_a_day<S: Store>(store: &S) -> bool {
     store
         .due_timers(t0() + Duration::days(1), 10)
         .await
-        .unwrap_or_default()
+        .expect("due_timers")
         .is_empty()
 }
 
-pub(super) async fn tasks_and_finished_cases<S: Store>(store: S) {
+pub async fn tasks_and_finished_cases<S: Store>(store: S) {
     let version = deploy(&store, "h1").await;
     let (id, head) = start_case(&store, version).await;
     let mut t = step(id, &head, 2, t0());
@@ -491,7 +492,7 @@ pub(super) async fn tasks_and_finished_cases<S: Store>(store: S) {
         due: t0() + Duration::hours(4),
     });
     let head = store.commit(t).await.unwrap_or_else(|e| panic!("{e}")).head;
-    let open = store.open_tasks(None).await.unwrap_or_default();
+    let open = store.open_tasks(None).await.expect("open_tasks");
     assert_eq!(open.len(), 1);
     assert_eq!(
         (
@@ -505,10 +506,10 @@ pub(super) async fn tasks_and_finished_cases<S: Store>(store: S) {
         store
             .open_tasks(Some("senior_officer"))
             .await
-            .unwrap_or_default()
+            .expect("open_tasks")
             .is_empty()
     );
-    assert!(store.fsck().await.unwrap_or_default().is_empty());
+    assert!(store.fsck().await.expect("fsck").is_empty());
 
     let mut t = step(id, &head, 3, t0());
     t.status = CaseStatus::Waiting;
@@ -519,14 +520,14 @@ pub(super) async fn tasks_and_finished_cases<S: Store>(store: S) {
     let senior = store
         .open_tasks(Some("senior_officer"))
         .await
-        .unwrap_or_default();
+        .expect("open_tasks");
     assert_eq!(senior.len(), 1);
     assert_eq!(senior[0].escalated_to.as_deref(), Some("senior_officer"));
     assert_eq!(
         store
             .open_tasks(Some("credit_officer"))
             .await
-            .unwrap_or_default()
+            .expect("open_tasks")
             .len(),
         1
     );
@@ -536,11 +537,11 @@ pub(super) async fn tasks_and_finished_cases<S: Store>(store: S) {
     t.status = CaseStatus::Completed;
     t.outcome = Some("approved".into());
     store.commit(t).await.unwrap_or_else(|e| panic!("{e}"));
-    assert!(store.open_tasks(None).await.unwrap_or_default().is_empty());
-    let task = store.task(&format!("{id}/review/2")).await.ok().flatten();
+    assert!(store.open_tasks(None).await.expect("open_tasks").is_empty());
+    let task = store.task(&format!("{id}/review/2")).await.expect("task");
     assert_eq!(task.map(|t| t.open), Some(false));
     assert!(no_timer_due_within_a_day(&store).await);
-    assert!(store.fsck().await.unwrap_or_default().is_empty());
+    assert!(store.fsck().await.expect("fsck").is_empty());
 
     // A case born finished owns no work either, not even what its one transition asked
     // for; one born finished with nothing to clear is just written.
@@ -566,14 +567,335 @@ pub(super) async fn tasks_and_finished_cases<S: Store>(store: S) {
         store.commit(t).await.unwrap_or_else(|e| panic!("{e}"));
         assert!(no_timer_due_within_a_day(&store).await);
     }
-    assert!(store.fsck().await.unwrap_or_default().is_empty());
+    assert!(store.fsck().await.expect("fsck").is_empty());
 
     // fsck names a running case that waits for nothing.
     let (stuck, _) = start_case(&store, version).await;
-    let violations = store.fsck().await.unwrap_or_default();
+    let violations = store.fsck().await.expect("fsck");
     assert_eq!(violations.len(), 1, "{violations:?}");
     assert_eq!(
         (violations[0].rule, violations[0].case_id),
         ("running-without-job", Some(stuck))
     );
+}
+
+/// Runs every conformance test against one adapter: one `#[tokio::test]` per behaviour,
+/// each on a fresh store. `$fresh` is an async function returning `(store, guard)`; the
+/// guard (a temporary directory, a database to drop) lives until the test ends.
+///
+/// ```text
+/// async fn fresh() -> (SqliteStore, tempfile::TempDir) { ... }
+/// engine::store_conformance!(fresh);
+/// ```
+#[macro_export]
+macro_rules! store_conformance {
+    ($fresh:path) => {
+        $crate::store_conformance!(@each $fresh;
+            append_and_chain,
+            snapshot_is_kept_when_not_given,
+            seq_conflict_fails_alone,
+            lease_claim_expiry_and_epoch,
+            timer_fires_once,
+            cancelled_jobs_are_gone,
+            flow_versions_dedupe,
+            tasks_and_finished_cases,
+            list_cases_filters_orders_and_limits,
+            scan_events_pages_in_case_and_seq_order,
+            chain_heads_follow_commits,
+        );
+    };
+    (@each $fresh:path; $($name:ident),* $(,)?) => {$(
+        #[tokio::test]
+        async fn $name() {
+            let (store, _guard) = $fresh().await;
+            $crate::store::conformance::$name(store).await;
+        }
+    )*};
+}
+
+/// Starts a case with `id` at `at` in `status`, with `events` events; returns its head.
+async fn create<S: Store>(
+    store: &S,
+    id: Uuid,
+    version: Uuid,
+    status: CaseStatus,
+    at: Time,
+    events: i64,
+) -> ChainHead {
+    let mut t = Transition::new(id, ChainHead::genesis(), status, at);
+    t.create = Some(NewCase {
+        flow_version: version,
+    });
+    if status == CaseStatus::Completed {
+        t.outcome = Some("approved".into());
+    }
+    for n in 1..=events {
+        t.events.push(event("step", n, at));
+    }
+    store.commit(t).await.expect("commit").head
+}
+
+/// `n` fresh case ids, in increasing order.
+fn sorted_ids(n: usize) -> Vec<Uuid> {
+    let mut ids: Vec<Uuid> = (0..n).map(|_| Uuid::now_v7()).collect();
+    ids.sort();
+    ids
+}
+
+/// Listings filter by status and by flow, list oldest first (ties by id), and stop at
+/// the limit, filters applied first.
+pub async fn list_cases_filters_orders_and_limits<S: Store>(store: S) {
+    use CaseStatus::{Completed, Running, Waiting};
+    let all = |status, flow_id: Option<&str>, limit| super::CaseFilter {
+        status,
+        flow_id: flow_id.map(Into::into),
+        limit,
+    };
+    let listed = |cases: Vec<super::CaseSummary>| cases.iter().map(|c| c.id).collect::<Vec<_>>();
+    assert!(
+        store
+            .list_cases(&all(None, None, None))
+            .await
+            .expect("list_cases")
+            .is_empty()
+    );
+
+    let loan = deploy(&store, "h1").await;
+    let other = store
+        .deploy_flow(
+            "other-flow",
+            "h2",
+            "flow: other-flow\n",
+            Uuid::now_v7(),
+            t0(),
+        )
+        .await
+        .expect("deploy_flow")
+        .version
+        .id;
+    // Created in an order unlike both their ids and their creation times; `ids[3]` and
+    // `ids[4]` are created at the same instant, the larger id first.
+    let ids = sorted_ids(5);
+    let at = |s| t0() + Duration::seconds(s);
+    let cases = [
+        (ids[4], loan, Running, at(2)),
+        (ids[0], other, Completed, at(3)),
+        (ids[2], loan, Completed, at(0)),
+        (ids[3], loan, Waiting, at(2)),
+        (ids[1], other, Running, at(1)),
+    ];
+    for (n, (id, version, status, at)) in cases.into_iter().enumerate() {
+        create(&store, id, version, status, at, n as i64 + 1).await;
+    }
+    // Oldest first; equal times by id.
+    let everything = store
+        .list_cases(&all(None, None, None))
+        .await
+        .expect("list_cases");
+    assert_eq!(
+        listed(everything.clone()),
+        vec![ids[2], ids[1], ids[3], ids[4], ids[0]]
+    );
+    let first = &everything[0];
+    assert_eq!(
+        (
+            first.flow_id.as_str(),
+            first.flow_version,
+            first.status,
+            first.outcome.as_deref(),
+            first.last_seq,
+            first.created_at,
+            first.updated_at,
+        ),
+        ("test-flow", 1, Completed, Some("approved"), 3, at(0), at(0))
+    );
+    let second = &everything[1];
+    assert_eq!(
+        (
+            second.flow_id.as_str(),
+            second.status,
+            second.outcome.as_deref(),
+            second.last_seq
+        ),
+        ("other-flow", Running, None, 5)
+    );
+
+    let list = |filter| {
+        let store = store.clone();
+        async move { listed(store.list_cases(&filter).await.expect("list_cases")) }
+    };
+    assert_eq!(
+        list(all(Some(Completed), None, None)).await,
+        vec![ids[2], ids[0]]
+    );
+    assert_eq!(list(all(Some(Waiting), None, None)).await, vec![ids[3]]);
+    assert_eq!(
+        list(all(None, Some("test-flow"), None)).await,
+        vec![ids[2], ids[3], ids[4]]
+    );
+    assert_eq!(
+        list(all(Some(Running), Some("other-flow"), None)).await,
+        vec![ids[1]]
+    );
+    assert_eq!(
+        list(all(Some(Waiting), Some("other-flow"), None)).await,
+        Vec::<Uuid>::new()
+    );
+    assert_eq!(
+        list(all(None, Some("no-such-flow"), None)).await,
+        Vec::<Uuid>::new()
+    );
+    assert_eq!(list(all(None, None, Some(2))).await, vec![ids[2], ids[1]]);
+    assert_eq!(
+        list(all(None, Some("test-flow"), Some(2))).await,
+        vec![ids[2], ids[3]]
+    );
+    assert_eq!(list(all(Some(Running), None, Some(1))).await, vec![ids[1]]);
+    assert_eq!(list(all(None, None, Some(10))).await.len(), 5);
+
+    // A later transition moves a case between status filters and updates its row.
+    let head = store.load_case(ids[3]).await.expect("load_case").head;
+    let mut t = step(ids[3], &head, 5, at(9));
+    t.status = Completed;
+    t.outcome = Some("declined".into());
+    store.commit(t).await.expect("commit");
+    let done = store
+        .list_cases(&all(Some(Completed), None, None))
+        .await
+        .expect("list_cases");
+    assert_eq!(listed(done.clone()), vec![ids[2], ids[3], ids[0]]);
+    assert_eq!(
+        (
+            done[1].outcome.as_deref(),
+            done[1].last_seq,
+            done[1].created_at,
+            done[1].updated_at
+        ),
+        (Some("declined"), 5, at(2), at(9))
+    );
+}
+
+/// The audit walk: every event of every case in `(case_id, seq)` order whatever order
+/// they were committed in, strictly after the cursor, at most `limit` at a time; paging
+/// on from each page's last event visits each event once.
+pub async fn scan_events_pages_in_case_and_seq_order<S: Store>(store: S) {
+    assert!(
+        store
+            .scan_events(None, 10)
+            .await
+            .expect("scan_events")
+            .is_empty()
+    );
+    let version = deploy(&store, "h1").await;
+    // Created largest id first, and their events appended interleaved.
+    let ids = sorted_ids(3);
+    let mut heads = Vec::new();
+    for &id in ids.iter().rev() {
+        heads.push((
+            id,
+            create(&store, id, version, CaseStatus::Running, t0(), 1).await,
+        ));
+    }
+    for round in 2..=3 {
+        for (n, (id, head)) in heads.iter_mut().enumerate() {
+            // ids[2] ends with 3 events, ids[1] with 2, ids[0] with 3.
+            if n == 1 && round == 3 {
+                continue;
+            }
+            *head = store
+                .commit(step(*id, head, round, t0()))
+                .await
+                .expect("commit")
+                .head;
+        }
+    }
+    let key = |e: &super::StoredEvent| (e.case_id, e.seq);
+    let keys = |events: Vec<super::StoredEvent>| events.iter().map(key).collect::<Vec<_>>();
+    let expected = vec![
+        (ids[0], 1),
+        (ids[0], 2),
+        (ids[0], 3),
+        (ids[1], 1),
+        (ids[1], 2),
+        (ids[2], 1),
+        (ids[2], 2),
+        (ids[2], 3),
+    ];
+
+    let all = store.scan_events(None, 100).await.expect("scan_events");
+    assert_eq!(keys(all.clone()), expected);
+    // The stored events themselves, exactly as each case's own read gives them.
+    let mut per_case = Vec::new();
+    for id in &ids {
+        per_case.extend(store.events(*id, 0).await.expect("events"));
+    }
+    assert_eq!(all, per_case);
+
+    let scan = |from, limit| {
+        let store = store.clone();
+        async move { keys(store.scan_events(from, limit).await.expect("scan_events")) }
+    };
+    assert_eq!(scan(None, 3).await, expected[..3]);
+    // Strictly after the cursor: mid-case, at a case's last event, before a case's first.
+    assert_eq!(scan(Some((ids[0], 1)), 100).await, expected[1..]);
+    assert_eq!(scan(Some((ids[0], 3)), 2).await, expected[3..5]);
+    assert_eq!(scan(Some((ids[1], 0)), 100).await, expected[3..]);
+    assert_eq!(scan(Some((ids[1], 2)), 1).await, expected[5..6]);
+    // A cursor need not name an event that exists.
+    assert_eq!(scan(Some((ids[1], 7)), 100).await, expected[5..]);
+    assert_eq!(
+        scan(Some((ids[2], 3)), 100).await,
+        Vec::<(Uuid, i64)>::new()
+    );
+
+    // Paging from each page's last event, in pages of every size, visits each event once.
+    for limit in 1..=4 {
+        let mut seen = Vec::new();
+        let mut from = None;
+        loop {
+            let page = scan(from, limit).await;
+            assert!(page.len() <= limit as usize, "{page:?}");
+            let Some(&last) = page.last() else { break };
+            seen.extend(page);
+            from = Some(last);
+        }
+        assert_eq!(seen, expected, "pages of {limit}");
+    }
+}
+
+/// Every case's chain head, ordered by case id, as its last commit left it.
+pub async fn chain_heads_follow_commits<S: Store>(store: S) {
+    assert!(store.chain_heads().await.expect("chain_heads").is_empty());
+    let version = deploy(&store, "h1").await;
+    let ids = sorted_ids(3);
+    let mut heads = Vec::new();
+    for (id, events) in [(ids[2], 2), (ids[0], 1), (ids[1], 3)] {
+        heads.push((
+            id,
+            create(&store, id, version, CaseStatus::Running, t0(), events).await,
+        ));
+    }
+    heads.sort_by_key(|(id, _)| *id);
+    assert_eq!(store.chain_heads().await.expect("chain_heads"), heads);
+    assert_eq!(
+        heads.iter().map(|(_, h)| h.seq).collect::<Vec<_>>(),
+        vec![1, 3, 2]
+    );
+
+    // A commit moves its case's head, and only its.
+    let moved = store
+        .commit(step(ids[0], &heads[0].1, 2, t0()))
+        .await
+        .expect("commit")
+        .head;
+    assert_ne!(moved, heads[0].1);
+    heads[0].1 = moved;
+    assert_eq!(store.chain_heads().await.expect("chain_heads"), heads);
+    // The heads are those the events themselves end with.
+    for (id, head) in &heads {
+        let events = store.events(*id, 0).await.expect("events");
+        let last = events.last().expect("a started case has events");
+        assert_eq!((last.seq, &last.hash), (head.seq, &head.hash));
+        assert_eq!(store.load_case(*id).await.expect("load_case").head, *head);
+    }
 }

@@ -13,8 +13,9 @@ pub mod chain;
 pub mod refusal;
 pub mod sqlite;
 
-#[cfg(test)]
-mod conformance;
+/// The conformance suite every adapter runs (its PostgreSQL twin calls it from outside).
+#[cfg(any(test, feature = "testing"))]
+pub mod conformance;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -82,7 +82,7 @@ fn lookup(vars: &Vars, path: &str) -> Option<Value> {
         },
     };
     let text = segs.try_fold(text, |t, seg| canonical::member(t, seg))?;
-    serde_json::from_str(text).ok()
+    Some(serde_json::from_str(text).expect("canonical text parses"))
 }
 
 #[cfg(test)]

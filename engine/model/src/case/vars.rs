@@ -121,8 +121,7 @@ impl Vars {
             out.extend_from_slice(text.as_bytes());
         }
         out.push(b'}');
-        // Only JSON text (valid UTF-8) was written.
-        String::from_utf8(out).unwrap_or_default()
+        String::from_utf8(out).expect("canonical JSON is written from `&str`s and ASCII only")
     }
 }
 

@@ -242,10 +242,9 @@ fn opt_scalar<'a>(sink: &mut Sink, node: Option<&'a Yaml>, what: &str) -> Option
 }
 
 fn whole_number<'a>(sink: &mut Sink, node: &'a Yaml, what: &str) -> Option<(u32, &'a Yaml)> {
-    match node.to_json() {
-        serde_json::Value::Number(n) if n.as_u64().is_some_and(|x| x <= u32::MAX as u64) => {
-            Some((n.as_u64().unwrap_or_default() as u32, node))
-        }
+    let json = node.to_json();
+    match json.as_u64().map(u32::try_from) {
+        Some(Ok(n)) => Some((n, node)),
         _ => {
             sink.error(
                 node.pos,

@@ -197,18 +197,27 @@ pub(crate) fn parse(src: &str) -> Result<Parsed, SyntaxError> {
             Some(Frame::Map(_, entries, pending, _, seen)) => match pending.take() {
                 None => *pending = Some(node),
                 Some(key) => {
-                    if let Some(k) = key.as_str() {
-                        if let Some(&first) = seen.get(k) {
-                            duplicates.push(Duplicate {
-                                key: k.to_string(),
-                                pos: key.pos,
-                                first,
-                            });
-                            // The first one stays; the duplicate is reported, never merged.
-                            continue;
-                        }
-                        seen.insert(k.to_string(), key.pos);
+                    // A list or map as a key has no JSON form: refused here, so every
+                    // key of the tree is text.
+                    let Some(k) = key.as_str() else {
+                        return Err(SyntaxError {
+                            pos: key.pos,
+                            message: format!(
+                                "a map key must be a scalar, found {}",
+                                key.describe()
+                            ),
+                        });
+                    };
+                    if let Some(&first) = seen.get(k) {
+                        duplicates.push(Duplicate {
+                            key: k.to_string(),
+                            pos: key.pos,
+                            first,
+                        });
+                        // The first one stays; the duplicate is reported, never merged.
+                        continue;
                     }
+                    seen.insert(k.to_string(), key.pos);
                     entries.push((key, node));
                 }
             },
@@ -332,7 +341,12 @@ impl Yaml {
             YamlValue::Map(entries) => serde_json::Value::Object(
                 entries
                     .iter()
-                    .map(|(k, v)| (k.as_str().unwrap_or_default().to_string(), v.to_json()))
+                    .map(|(k, v)| {
+                        let key = k
+                            .as_str()
+                            .expect("the parser refuses keys that are not scalars");
+                        (key.to_string(), v.to_json())
+                    })
                     .collect(),
             ),
         }
@@ -528,6 +542,18 @@ mod tests {
         }
         let err = parse(&src).err().expect("refused");
         assert!(err.message.contains("aliases expand"), "{err:?}");
+    }
+
+    #[test]
+    fn a_list_or_map_as_a_key_is_refused() {
+        for src in ["a:\n  ? [x, y]\n  : 1\n", "? {k: v}\n: 1\n"] {
+            let err = parse(src).err().expect("refused");
+            assert!(err.message.contains("map key must be a scalar"), "{err:?}");
+        }
+        let err = parse("a:\n  b: 1\n  ? [x, y]\n  : 2\n")
+            .err()
+            .expect("refused");
+        assert_eq!(err.pos, Pos { line: 3, col: 5 });
     }
 
     #[test]

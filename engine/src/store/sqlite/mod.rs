@@ -168,8 +168,8 @@ impl SqliteStore {
         let (tx, rx) = mpsc::channel(QUEUE);
         // The writer runs on its own thread with its own event loop: a batch is hundreds
         // of statement round trips to the connection's worker thread, and on the shared
-        // runtime each of them waited behind every ready engine task (73 ms per batch
-        // under load, with the writer mostly idle).
+        // runtime each of them would wait behind every ready engine task (under load, a
+        // batch would spend most of its time waiting, the writer idle).
         let run = writer::run(write, rx, stats.clone(), options.max_batch.max(1), nudge);
         let thread = tokio::runtime::Builder::new_current_thread()
             .enable_all()

@@ -19,26 +19,7 @@ async fn fresh() -> (SqliteStore, tempfile::TempDir) {
     (store, dir)
 }
 
-macro_rules! conformance {
-    ($($name:ident),* $(,)?) => {$(
-        #[tokio::test]
-        async fn $name() {
-            let (store, _dir) = fresh().await;
-            conformance::$name(store).await;
-        }
-    )*};
-}
-
-conformance!(
-    append_and_chain,
-    snapshot_is_kept_when_not_given,
-    seq_conflict_fails_alone,
-    lease_claim_expiry_and_epoch,
-    timer_fires_once,
-    cancelled_jobs_are_gone,
-    flow_versions_dedupe,
-    tasks_and_finished_cases,
-);
+crate::store_conformance!(fresh);
 
 /// Commits `cases` cases of `events` events each and returns their ids.
 async fn seed(store: &SqliteStore, cases: usize, events: i64) -> Vec<Uuid> {
@@ -93,12 +74,7 @@ async fn raw(dir: &tempfile::TempDir, sql: &'static str, case: Uuid, seq: i64) {
 async fn audit_names_the_first_broken_event_of_each_case() {
     let (store, dir) = fresh().await;
     let ids = seed(&store, 5, 4).await;
-    assert!(
-        audit::verify(&store)
-            .await
-            .map(|r| r.is_ok())
-            .unwrap_or(false)
-    );
+    assert!(audit::verify(&store).await.expect("audit").is_ok());
 
     raw(
         &dir,
@@ -140,7 +116,7 @@ async fn audit_names_the_first_broken_event_of_each_case() {
     assert_eq!(broken_sorted, expected, "{report:#?}");
     assert_eq!(report.cases, 5);
     // fsck sees the gaps too.
-    let violations = store.fsck().await.unwrap_or_default();
+    let violations = store.fsck().await.expect("fsck");
     assert!(
         violations
             .iter()
@@ -193,7 +169,8 @@ async fn concurrent_commits_share_transactions() {
         }));
     }
     for h in handles {
-        assert!(h.await.map(|r| r.is_ok()).unwrap_or(false));
+        let committed = h.await.expect("task");
+        assert!(committed.is_ok(), "{committed:?}");
     }
     let after = store.commit_stats();
     assert_eq!(after.transitions - before.transitions, 400);
@@ -273,12 +250,7 @@ async fn stale_transitions_in_a_batch_fail_alone() {
         let case = store.load_case(*id).await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(case.head.seq, 2);
     }
-    assert!(
-        audit::verify(&store)
-            .await
-            .map(|r| r.is_ok())
-            .unwrap_or(false)
-    );
+    assert!(audit::verify(&store).await.expect("audit").is_ok());
 }
 
 /// Starts `cases` running cases with one event each, concurrently; returns ids and heads.

@@ -68,7 +68,7 @@ pub struct WatchlistRule {
     /// The matching keys (name, id) of `entries`, in their order: computed once by
     /// `validate`, when the config is prepared, not in every call.
     #[serde(skip)]
-    keys: Vec<(String, String)>,
+    keys: Vec<Keys>,
 }
 
 fn default_vars_entries() -> Option<VarPath> {
@@ -110,8 +110,11 @@ struct Keyed<'a> {
     id: &'a str,
 }
 
-/// An entry's matching keys: `(name, id)`, empty when absent.
-fn entry_keys(e: &Entry) -> (String, String) {
+/// An entry's matching keys: `(name, id)`, each empty when absent.
+type Keys = (String, String);
+
+/// [`Keys`] of an entry.
+fn entry_keys(e: &Entry) -> Keys {
     (
         e.name.as_deref().map(name_key).unwrap_or_default(),
         e.id_number.as_deref().map(id_key).unwrap_or_default(),
@@ -150,7 +153,7 @@ impl WatchlistRule {
     }
 
     /// The case's own entries with their matching keys.
-    fn case_entries(&self, ctx: &Ctx<'_, '_>) -> Result<Vec<(Entry, (String, String))>, Fault> {
+    fn case_entries(&self, ctx: &Ctx<'_, '_>) -> Result<Vec<(Entry, Keys)>, Fault> {
         let Some(path) = &self.vars_entries else {
             return Ok(Vec::new());
         };

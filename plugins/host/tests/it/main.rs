@@ -145,8 +145,8 @@ fn limits() -> CallLimits {
 }
 
 /// For calls whose subject is the plugin's answer, not its speed: the default limits with
-/// a time limit a stalled test machine cannot reach (a call here takes well under 1 ms;
-/// a 500 ms stall once turned one into a timeout).
+/// a time limit a stalled test machine cannot reach (a busy machine can stall a call past
+/// the default limit, which would make the answer a timeout).
 fn answer_limits() -> CallLimits {
     CallLimits {
         timeout: std::time::Duration::from_secs(30),

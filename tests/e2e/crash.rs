@@ -181,8 +181,12 @@ fn sigkilled_worker_resumes_and_every_case_ends_as_its_input_implies() {
         let started: Value = serde_json::from_str(&row[4]).unwrap_or_else(|e| panic!("{e}"));
         let input = &started["input"];
         let want = expected_outcome(
-            input["amount"].as_f64().unwrap_or_else(|| panic!("amount in {input}")),
-            input["tier"].as_str().unwrap_or_else(|| panic!("tier in {input}")),
+            input["amount"]
+                .as_f64()
+                .unwrap_or_else(|| panic!("amount in {input}")),
+            input["tier"]
+                .as_str()
+                .unwrap_or_else(|| panic!("tier in {input}")),
         );
         assert_eq!(
             (row[1].as_str(), row[2].as_str()),
@@ -233,7 +237,12 @@ fn sigkilled_worker_resumes_and_every_case_ends_as_its_input_implies() {
         "SELECT type, CAST(COUNT(*) AS TEXT) FROM events GROUP BY type",
     )
     .into_iter()
-    .map(|r| (r[0].clone(), r[1].parse().unwrap_or_else(|e| panic!("{r:?}: {e}"))))
+    .map(|r| {
+        (
+            r[0].clone(),
+            r[1].parse().unwrap_or_else(|e| panic!("{r:?}: {e}")),
+        )
+    })
     .collect();
     assert_eq!(kinds.get("step_completed"), Some(&(3 * CASES)), "{kinds:?}");
     assert_eq!(kinds.get("case_completed"), Some(&CASES));

@@ -173,7 +173,10 @@ pub(super) fn transition(
                         } if armed == timer => Some(node.to_string()),
                         _ => None,
                     })
-                    .unwrap_or_default();
+                    .ok_or_else(|| Error::Encode {
+                        what: "a timer",
+                        message: format!("timer `{timer}` is armed without its timer_armed event"),
+                    })?;
                 let lease_to = match dispatch.owner {
                     Some(owner) if *due <= horizon => {
                         Some((owner.to_string(), (*due).max(now) + lease))

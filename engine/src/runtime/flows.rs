@@ -16,7 +16,6 @@ pub(super) struct FlowCache {
 }
 
 impl<S: Store> Runtime<S> {
-
     /// Checks and compiles a flow, and records it as a new version if its YAML changed.
     pub async fn deploy(&self, file: &str, yaml: &str) -> Result<Deployment> {
         let (flow, warnings) = compile(file, yaml, self.inner.plugins.as_ref())?;
@@ -67,7 +66,9 @@ impl<S: Store> Runtime<S> {
         let stored: FlowVersion = self.inner.store.flow_version(version).await?;
         let compiled = lock(&self.inner.flows).by_hash.get(&stored.hash).cloned();
         if let Some(flow) = compiled {
-            lock(&self.inner.flows).by_version.insert(version, flow.clone());
+            lock(&self.inner.flows)
+                .by_version
+                .insert(version, flow.clone());
             return Ok(flow);
         }
         // Validated when it was deployed; a version must keep running even if the plugin
@@ -81,5 +82,4 @@ impl<S: Store> Runtime<S> {
         flows.by_version.insert(version, flow.clone());
         Ok(flow)
     }
-
 }

@@ -46,7 +46,6 @@ use uuid::Uuid;
 
 pub use refusal::rule as refusal_rule;
 
-
 /// The runtime's source of time: the only clock the engine reads.
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> DateTime<Utc>;
@@ -542,5 +541,4 @@ impl<S: Store> Runtime<S> {
             notified.await;
         }
     }
-
 }

@@ -1,9 +1,9 @@
 //! Plugin steps: a claimed (or born-leased) step job runs its plugin and commits the
 //! result, and the automatic steps that follow a command fold into its transition.
 
+use super::cache::Live;
 use super::commit::{ATTEMPTS, lost_race};
 use super::convert::{self, StepJob};
-use super::cache::Live;
 use super::{Error, Result, Runtime, lock};
 use crate::case::{self, CaseState, Command, Decision, Effect, Rejected};
 use crate::flow::Flow;
@@ -16,7 +16,12 @@ use uuid::Uuid;
 
 impl<S: Store> Runtime<S> {
     /// Deletes a job whose run no longer matters (the case moved on): a no-op transition.
-    pub(super) async fn drop_job(&self, case_id: Uuid, lease: Lease, head: ChainHead) -> Result<()> {
+    pub(super) async fn drop_job(
+        &self,
+        case_id: Uuid,
+        lease: Lease,
+        head: ChainHead,
+    ) -> Result<()> {
         self.inner.counters.stale.fetch_add(1, Ordering::Relaxed);
         let mut t = Transition::new(
             case_id,
@@ -78,7 +83,10 @@ impl<S: Store> Runtime<S> {
         let cmd = if claims > self.inner.cfg.max_claims {
             // Every process that took this run stopped before finishing it: do not take
             // the next one down too. The case waits in an incident for a supervisor.
-            self.inner.counters.abandoned.fetch_add(1, Ordering::Relaxed);
+            self.inner
+                .counters
+                .abandoned
+                .fetch_add(1, Ordering::Relaxed);
             Command::StepFailed {
                 node: job.node.clone(),
                 attempt: job.attempt,
@@ -294,5 +302,4 @@ impl<S: Store> Runtime<S> {
         }
         Ok((state, decision))
     }
-
 }

@@ -3,8 +3,8 @@
 //! [`store_conformance!`](crate::store_conformance) and a factory of fresh stores.
 
 use super::{
-    CaseStatus, ChainHead, Claim, Error, NewCase, NewEvent, NewJob, NewTask, NewTimer, Store, Time,
-    Transition, audit,
+    CaseStatus, ChainHead, Claim, Error, Held, NewCase, NewEvent, NewJob, NewTask, NewTimer, Store,
+    Time, Transition, audit,
 };
 use chrono::{Duration, TimeZone, Utc};
 use serde_json::json;
@@ -216,12 +216,12 @@ pub async fn lease_claim_expiry_and_epoch<S: Store>(store: S) {
         now,
         lease_for: StdDuration::from_secs(10),
         limit: 10,
-        reclaim_own: false,
     };
     let a = store
-        .claim_jobs(claim("a", t0()))
+        .claim(claim("a", t0()))
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap_or_else(|e| panic!("{e}"))
+        .jobs;
     assert_eq!(a.len(), 1, "only the due job");
     assert_eq!(
         (a[0].lease.job_id, a[0].lease.epoch, a[0].claims),
@@ -230,44 +230,83 @@ pub async fn lease_claim_expiry_and_epoch<S: Store>(store: S) {
     assert_eq!(a[0].payload, json!({"node": "n"}));
     assert!(
         store
-            .claim_jobs(claim("b", t0() + Duration::seconds(5)))
+            .claim(claim("b", t0() + Duration::seconds(5)))
             .await
-            .expect("claim_jobs")
+            .expect("claim")
+            .jobs
             .is_empty()
+    );
+    // a renews its lease to t0+10s at least: still a's at t0+9s.
+    let held = vec![Held::Job {
+        id: job,
+        epoch: a[0].lease.epoch,
+    }];
+    let lost = store
+        .renew_leases("a", held.clone(), t0() + Duration::seconds(9))
+        .await
+        .expect("renew_leases");
+    assert!(lost.is_empty(), "{lost:?}");
+    assert_eq!(
+        store
+            .live_leases(t0() + Duration::seconds(9))
+            .await
+            .expect("live_leases"),
+        1
+    );
+    assert_eq!(
+        store
+            .live_leases(t0() + Duration::seconds(10))
+            .await
+            .expect("live_leases"),
+        0,
+        "a renewal never shortens a lease"
     );
 
     // The lease expires; b takes it with a higher epoch.
     let b = store
-        .claim_jobs(claim("b", t0() + Duration::seconds(11)))
+        .claim(claim("b", t0() + Duration::seconds(11)))
         .await
-        .expect("claim_jobs");
+        .expect("claim")
+        .jobs;
     assert_eq!(b.len(), 1);
     assert_eq!(
         (b[0].lease.job_id, b[0].lease.epoch, b[0].claims),
         (job, 2, 2)
     );
 
-    // a's completion and release are refused, and nothing of a's transition lands.
+    // a's completion and renewal are refused, and nothing of a's transition lands.
     let mut stale = step(id, &head, 3, t0() + Duration::seconds(12));
     stale.complete_job = Some(a[0].lease.clone());
     assert!(
         matches!(store.commit(stale).await, Err(Error::LeaseLost { job_id, .. }) if job_id == job)
     );
     assert_eq!(store.load_case(id).await.expect("load_case").head, head);
-    assert!(matches!(
-        store.release_job(&a[0].lease, t0()).await,
-        Err(Error::LeaseLost { .. })
-    ));
+    let lost = store
+        .renew_leases("a", held.clone(), t0() + Duration::seconds(30))
+        .await
+        .expect("renew_leases");
+    assert_eq!(lost, held);
 
-    // b releases it; a claims it again (epoch 3), and completes it.
-    store
-        .release_job(&b[0].lease, t0() + Duration::seconds(12))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    // b gives back what it holds; a claims it again (epoch 3), and completes it.
+    assert_eq!(
+        store
+            .release_owned("b", t0() + Duration::seconds(12))
+            .await
+            .expect("release_owned"),
+        1
+    );
+    assert_eq!(
+        store
+            .release_owned("b", t0() + Duration::seconds(12))
+            .await
+            .expect("release_owned"),
+        0
+    );
     let a2 = store
-        .claim_jobs(claim("a", t0() + Duration::seconds(12)))
+        .claim(claim("a", t0() + Duration::seconds(12)))
         .await
-        .expect("claim_jobs");
+        .expect("claim")
+        .jobs;
     assert_eq!(a2.len(), 1);
     assert_eq!(a2[0].lease.epoch, 3);
     let mut done = step(id, &head, 3, t0() + Duration::seconds(13));
@@ -275,16 +314,17 @@ pub async fn lease_claim_expiry_and_epoch<S: Store>(store: S) {
     store.commit(done).await.unwrap_or_else(|e| panic!("{e}"));
     // Gone: only the later job is left, claimable once due.
     let rest = store
-        .claim_jobs(claim("a", t0() + Duration::seconds(61)))
+        .claim(claim("a", t0() + Duration::seconds(61)))
         .await
-        .expect("claim_jobs");
+        .expect("claim")
+        .jobs;
     assert_eq!(
         rest.iter().map(|j| j.lease.job_id).collect::<Vec<_>>(),
         vec![later]
     );
 
     // A job born leased to its creator is not claimable by others until that lease expires,
-    // and its creator may reclaim it at once after a restart.
+    // or until its creator's identity is taken over (and its leases given back).
     let (id2, head2) = start_case(&store, version).await;
     let born = Uuid::now_v7();
     let mut t = step(id2, &head2, 2, t0());
@@ -298,14 +338,24 @@ pub async fn lease_claim_expiry_and_epoch<S: Store>(store: S) {
     store.commit(t).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(
         store
-            .claim_jobs(claim("b", t0() + Duration::seconds(20)))
+            .claim(claim("b", t0() + Duration::seconds(20)))
             .await
-            .expect("claim_jobs")
+            .expect("claim")
+            .jobs
             .is_empty()
     );
-    let mut own = claim("c", t0() + Duration::seconds(20));
-    own.reclaim_own = true;
-    let mine = store.claim_jobs(own).await.expect("claim_jobs");
+    assert_eq!(
+        store
+            .release_owned("c", t0() + Duration::seconds(20))
+            .await
+            .expect("release_owned"),
+        1
+    );
+    let mine = store
+        .claim(claim("c", t0() + Duration::seconds(20)))
+        .await
+        .expect("claim")
+        .jobs;
     assert_eq!(
         mine.iter()
             .map(|j| (j.lease.job_id, j.lease.epoch))
@@ -334,6 +384,7 @@ pub async fn cancelled_jobs_are_gone<S: Store>(store: S) {
         timer_id: "t".into(),
         node: "n".into(),
         due: t0(),
+        lease_to: None,
     });
     store.commit(t).await.unwrap_or_else(|e| panic!("{e}"));
     let claim = Claim {
@@ -341,15 +392,10 @@ pub async fn cancelled_jobs_are_gone<S: Store>(store: S) {
         now: t0(),
         lease_for: StdDuration::from_secs(5),
         limit: 5,
-        reclaim_own: false,
     };
-    assert!(
-        store
-            .claim_jobs(claim)
-            .await
-            .expect("claim_jobs")
-            .is_empty()
-    );
+    let claimed = store.claim(claim).await.expect("claim");
+    assert!(claimed.jobs.is_empty(), "{claimed:?}");
+    assert_eq!(claimed.timers.len(), 1, "the timer armed in its place");
 }
 
 pub async fn timer_fires_once<S: Store>(store: S) {
@@ -362,13 +408,21 @@ pub async fn timer_fires_once<S: Store>(store: S) {
         timer_id: "wait#1".into(),
         node: "wait".into(),
         due,
+        lease_to: None,
     });
     let head = store.commit(t).await.unwrap_or_else(|e| panic!("{e}")).head;
+    let claim = |owner: &str, now: Time| Claim {
+        owner: owner.into(),
+        now,
+        lease_for: StdDuration::from_secs(10),
+        limit: 10,
+    };
     assert!(
         store
-            .due_timers(t0(), 10)
+            .claim(claim("a", t0()))
             .await
-            .expect("due_timers")
+            .expect("claim")
+            .timers
             .is_empty()
     );
     assert_eq!(store.next_due().await.expect("next_due"), Some(due));
@@ -382,8 +436,37 @@ pub async fn timer_fires_once<S: Store>(store: S) {
     ));
 
     let later = t0() + Duration::seconds(6);
-    let due_now = store.due_timers(later, 10).await.expect("due_timers");
+    let due_now = store.claim(claim("a", later)).await.expect("claim").timers;
     assert_eq!(due_now.len(), 1);
+    assert_eq!(due_now[0].epoch, 1);
+    // Claimed: no one else runs it while a's lease lasts; after it, b may.
+    assert!(
+        store
+            .claim(claim("b", later + Duration::seconds(9)))
+            .await
+            .expect("claim")
+            .timers
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .live_leases(later + Duration::seconds(9))
+            .await
+            .expect("live_leases"),
+        1
+    );
+    let again = store
+        .claim(claim("b", later + Duration::seconds(10)))
+        .await
+        .expect("claim")
+        .timers;
+    assert_eq!(
+        again
+            .iter()
+            .map(|t| (t.timer_id.as_str(), t.epoch))
+            .collect::<Vec<_>>(),
+        vec![("wait#1", 2)]
+    );
     assert_eq!(
         (
             due_now[0].case_id,
@@ -405,9 +488,10 @@ pub async fn timer_fires_once<S: Store>(store: S) {
     // Fired: gone, and firing it again from the new head is refused.
     assert!(
         store
-            .due_timers(later, 10)
+            .claim(claim("c", later + Duration::seconds(60)))
             .await
-            .expect("due_timers")
+            .expect("claim")
+            .timers
             .is_empty()
     );
     let mut again = step(id, &head, 4, later);
@@ -417,6 +501,130 @@ pub async fn timer_fires_once<S: Store>(store: S) {
         Err(Error::TimerGone { .. })
     ));
     assert_eq!(store.load_case(id).await.expect("load_case").head.seq, 3);
+}
+
+pub async fn timer_leases_renew_and_take_over<S: Store>(store: S) {
+    let version = deploy(&store, "h1").await;
+    let (id, head) = start_case(&store, version).await;
+    let mut t = step(id, &head, 2, t0());
+    t.status = CaseStatus::Waiting;
+    // Born leased to `c`, the process that armed it and holds it in memory.
+    t.arm_timers.push(NewTimer {
+        timer_id: "wait#1".into(),
+        node: "wait".into(),
+        due: t0(),
+        lease_to: Some(("c".into(), t0() + Duration::seconds(30))),
+    });
+    store.commit(t).await.unwrap_or_else(|e| panic!("{e}"));
+    let claim = |owner: &str, now: Time| Claim {
+        owner: owner.into(),
+        now,
+        lease_for: StdDuration::from_secs(10),
+        limit: 10,
+    };
+    assert!(
+        store
+            .claim(claim("b", t0() + Duration::seconds(1)))
+            .await
+            .expect("claim")
+            .timers
+            .is_empty(),
+        "held by its creator"
+    );
+    // `c` renews while it holds the timer.
+    let held = vec![Held::Timer {
+        case_id: id,
+        timer_id: "wait#1".into(),
+        epoch: 1,
+    }];
+    let lost = store
+        .renew_leases("c", held.clone(), t0() + Duration::seconds(60))
+        .await
+        .expect("renew_leases");
+    assert!(lost.is_empty(), "{lost:?}");
+    assert!(
+        store
+            .claim(claim("b", t0() + Duration::seconds(45)))
+            .await
+            .expect("claim")
+            .timers
+            .is_empty(),
+        "renewed past its first expiry"
+    );
+    // `c` is taken over: its timer is claimable at once, with a new epoch.
+    assert_eq!(
+        store
+            .release_owned("c", t0() + Duration::seconds(45))
+            .await
+            .expect("release_owned"),
+        1
+    );
+    assert_eq!(
+        store
+            .live_leases(t0() + Duration::seconds(45))
+            .await
+            .expect("live_leases"),
+        0
+    );
+    let taken = store
+        .claim(claim("b", t0() + Duration::seconds(45)))
+        .await
+        .expect("claim")
+        .timers;
+    assert_eq!(
+        taken
+            .iter()
+            .map(|t| (t.case_id, t.timer_id.as_str(), t.epoch))
+            .collect::<Vec<_>>(),
+        vec![(id, "wait#1", 2)]
+    );
+    // The old holder's renewal is refused.
+    let lost = store
+        .renew_leases("c", held.clone(), t0() + Duration::seconds(90))
+        .await
+        .expect("renew_leases");
+    assert_eq!(lost, held);
+}
+
+pub async fn a_loaded_case_carries_the_events_after_its_snapshot<S: Store>(store: S) {
+    let version = deploy(&store, "h1").await;
+    // Snapshot at seq 1 (start), then two transitions without one.
+    let (id, head) = start_case(&store, version).await;
+    let head = store
+        .commit(step(id, &head, 2, t0()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .head;
+    store
+        .commit(step(id, &head, 3, t0()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let record = store.load_case(id).await.expect("load_case");
+    assert_eq!(record.snapshot_seq, 1);
+    assert_eq!(
+        record.tail.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        vec![2, 3]
+    );
+    assert_eq!(record.head.seq, 3);
+    assert_eq!(
+        record.tail.last().map(|e| e.hash.clone()),
+        Some(record.head.hash.clone())
+    );
+    // Without a snapshot, the tail is the whole history.
+    let bare = Uuid::now_v7();
+    let mut t = Transition::new(bare, ChainHead::genesis(), CaseStatus::Running, t0());
+    t.create = Some(NewCase {
+        flow_version: version,
+    });
+    t.events.push(event("case_started", 1, t0()));
+    t.events.push(event("step", 2, t0()));
+    store.commit(t).await.unwrap_or_else(|e| panic!("{e}"));
+    let record = store.load_case(bare).await.expect("load_case");
+    assert_eq!(record.snapshot, None);
+    assert_eq!(
+        record.tail.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
 }
 
 pub async fn flow_versions_dedupe<S: Store>(store: S) {
@@ -468,9 +676,15 @@ pub async fn flow_versions_dedupe<S: Store>(store: S) {
 
 async fn no_timer_due_within_a_day<S: Store>(store: &S) -> bool {
     store
-        .due_timers(t0() + Duration::days(1), 10)
+        .claim(Claim {
+            owner: "checker".into(),
+            now: t0() + Duration::days(1),
+            lease_for: StdDuration::from_secs(1),
+            limit: 10,
+        })
         .await
-        .expect("due_timers")
+        .expect("claim")
+        .timers
         .is_empty()
 }
 
@@ -490,6 +704,7 @@ pub async fn tasks_and_finished_cases<S: Store>(store: S) {
         timer_id: "sla".into(),
         node: "review".into(),
         due: t0() + Duration::hours(4),
+        lease_to: None,
     });
     let head = store.commit(t).await.unwrap_or_else(|e| panic!("{e}")).head;
     let open = store.open_tasks(None).await.expect("open_tasks");
@@ -562,6 +777,7 @@ pub async fn tasks_and_finished_cases<S: Store>(store: S) {
                 timer_id: "late".into(),
                 node: "review".into(),
                 due: t0() + Duration::hours(1),
+                lease_to: None,
             });
         }
         store.commit(t).await.unwrap_or_else(|e| panic!("{e}"));
@@ -596,6 +812,8 @@ macro_rules! store_conformance {
             seq_conflict_fails_alone,
             lease_claim_expiry_and_epoch,
             timer_fires_once,
+            timer_leases_renew_and_take_over,
+            a_loaded_case_carries_the_events_after_its_snapshot,
             cancelled_jobs_are_gone,
             flow_versions_dedupe,
             tasks_and_finished_cases,

@@ -368,7 +368,10 @@ pub struct ClaimedTimer {
 /// A lease this process holds, as [`Store::renew_leases`] and [`Store::release`] name it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Held {
-    Job { id: Uuid, epoch: i64 },
+    Job {
+        id: Uuid,
+        epoch: i64,
+    },
     Timer {
         case_id: Uuid,
         timer_id: String,

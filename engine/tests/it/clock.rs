@@ -66,7 +66,9 @@ nodes:
         .case_id;
     // Three hours on, nothing is due: the worker goes idle at once.
     clock.advance(chrono::Duration::hours(3));
-    rt.run_worker(true, std::future::pending()).await.expect("worker");
+    rt.run_worker(true, std::future::pending())
+        .await
+        .expect("worker");
     assert!(
         rt.store()
             .open_tasks(Some("senior_officer"))
@@ -78,13 +80,19 @@ nodes:
 
     // Five hours in, the SLA timer (due after four) fires in the worker.
     clock.advance(chrono::Duration::hours(2));
-    rt.run_worker(true, std::future::pending()).await.expect("worker");
+    rt.run_worker(true, std::future::pending())
+        .await
+        .expect("worker");
     let escalated = rt
         .store()
         .open_tasks(Some("senior_officer"))
         .await
         .expect("tasks");
-    assert_eq!(escalated.len(), 1, "the task shows in the escalation role's inbox");
+    assert_eq!(
+        escalated.len(),
+        1,
+        "the task shows in the escalation role's inbox"
+    );
     assert_eq!(escalated[0].case_id, case);
     let kinds: Vec<String> = rt
         .store()
@@ -107,14 +115,18 @@ nodes:
         .await
         .expect("approve");
     clock.advance(chrono::Duration::hours(5));
-    rt.run_worker(true, std::future::pending()).await.expect("worker");
+    rt.run_worker(true, std::future::pending())
+        .await
+        .expect("worker");
     assert_eq!(
         rt.store().load_case(case).await.expect("load").status,
         CaseStatus::Waiting,
         "the cooling-off timer is not due after five of its six hours"
     );
     clock.advance(chrono::Duration::hours(1));
-    rt.run_worker(true, std::future::pending()).await.expect("worker");
+    rt.run_worker(true, std::future::pending())
+        .await
+        .expect("worker");
     let record = rt.store().load_case(case).await.expect("load");
     assert_eq!(record.status, CaseStatus::Completed);
     assert_eq!(record.outcome.as_deref(), Some("done"));

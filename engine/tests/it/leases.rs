@@ -33,7 +33,12 @@ async fn node(db: &Path, owner: &str, plugins: Arc<Counting>, cfg: Config) -> Ru
 
 /// Deploys `yaml` and enqueues `n` cases for workers (nothing runs in this process).
 async fn enqueue(rt: &Runtime<SqliteStore>, yaml: &str, n: usize) -> Vec<Uuid> {
-    let version = rt.deploy("flow.yaml", yaml).await.expect("deploy").version.id;
+    let version = rt
+        .deploy("flow.yaml", yaml)
+        .await
+        .expect("deploy")
+        .version
+        .id;
     let mut ids = Vec::new();
     for i in 0..n {
         let out = rt
@@ -142,7 +147,11 @@ nodes:
     let (sa, sb) = (a.stats(), b.stats());
     // Every timer was run by one worker only: no run found its timer already fired.
     assert_eq!(sa.timers + sb.timers, cases.len() as u64, "{sa:?} {sb:?}");
-    assert_eq!(sa.stale + sb.stale + sa.conflicts + sb.conflicts, 0, "{sa:?} {sb:?}");
+    assert_eq!(
+        sa.stale + sb.stale + sa.conflicts + sb.conflicts,
+        0,
+        "{sa:?} {sb:?}"
+    );
     assert_eq!(sa.commit.rejected + sb.commit.rejected, 0, "{sa:?} {sb:?}");
 }
 
@@ -233,7 +242,10 @@ nodes:
     let payload: serde_json::Value = serde_json::from_str(&failed.payload).expect("json");
     assert_eq!(payload["error"]["kind"], json!("abandoned"), "{payload}");
     assert!(events.iter().any(|e| e.kind == "incident_raised"));
-    assert!(plugins.runs.lock().expect("runs").is_empty(), "the plugin never ran");
+    assert!(
+        plugins.runs.lock().expect("runs").is_empty(),
+        "the plugin never ran"
+    );
     assert_eq!(rt.stats().abandoned, 1);
 }
 
@@ -264,7 +276,10 @@ nodes:
     assert!(!kinds.iter().any(|k| k == "timer_fired"), "{kinds:?}");
     assert_eq!(rt.in_flight(), 0);
     assert_eq!(
-        rt.store().live_leases(chrono::Utc::now()).await.expect("leases"),
+        rt.store()
+            .live_leases(chrono::Utc::now())
+            .await
+            .expect("leases"),
         0,
         "every lease was given back"
     );
@@ -304,7 +319,15 @@ nodes:
     // processes would be), all at once.
     let mut racers = Vec::new();
     for i in 0..50 {
-        racers.push(node(&db, &format!("racer-{i}"), plugins.clone(), Config::default()).await);
+        racers.push(
+            node(
+                &db,
+                &format!("racer-{i}"),
+                plugins.clone(),
+                Config::default(),
+            )
+            .await,
+        );
     }
     let mut people = String::from("approvers:\n");
     for i in 0..50 {
@@ -347,5 +370,9 @@ nodes:
         );
     }
     let events = kinds(&first, case).await;
-    assert_eq!(events.iter().filter(|k| *k == "task_acted").count(), 1, "{events:?}");
+    assert_eq!(
+        events.iter().filter(|k| *k == "task_acted").count(),
+        1,
+        "{events:?}"
+    );
 }

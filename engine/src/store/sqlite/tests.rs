@@ -179,12 +179,11 @@ async fn concurrent_commits_share_transactions() {
     assert!(after.mean_batch() > 1.0);
     // A transaction holding no transition (a claim) is not a group commit.
     store
-        .claim_jobs(Claim {
+        .claim(Claim {
             owner: "w".into(),
             now: conformance::t0(),
             lease_for: std::time::Duration::from_secs(10),
             limit: 10,
-            reclaim_own: false,
         })
         .await
         .unwrap_or_else(|e| panic!("{e}"));

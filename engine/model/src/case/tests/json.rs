@@ -116,7 +116,7 @@ fn format_1_histories_still_decode_and_keep_their_bytes() {
             Event::TaskActed { actor, .. } => assert_eq!(actor.directory, None),
             _ => {}
         }
-        let again = crate::store::canonical::to_canonical_json(&event, Some("type")).unwrap();
+        let again = canonical_json::to_canonical_json(&event, Some("type")).unwrap();
         if *kind == "case_started" {
             // Read as format 1; written again, it says so.
             let mut v: Value = serde_json::from_str(payload).unwrap();

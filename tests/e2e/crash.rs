@@ -91,13 +91,11 @@ fn count(db: &str, statement: &str) -> usize {
         .unwrap_or(usize::MAX)
 }
 
-#[test]
-fn sigkilled_worker_resumes_and_every_case_ends_as_its_input_implies() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let db = dir.path().join("crash.db").display().to_string();
+/// Starts `n` cases of the crash-test flow in `db`, left for workers.
+fn start_cases(dir: &std::path::Path, db: &str, n: usize) {
     let flow = fixture("crash-flow.yaml").display().to_string();
-    let inputs_path = dir.path().join("inputs.json");
-    let inputs: Vec<Value> = (0..CASES).map(input).collect();
+    let inputs_path = dir.join("inputs.json");
+    let inputs: Vec<Value> = (0..n).map(input).collect();
     std::fs::write(&inputs_path, Value::Array(inputs).to_string())
         .unwrap_or_else(|e| panic!("{e}"));
     run_ok(&[
@@ -106,10 +104,17 @@ fn sigkilled_worker_resumes_and_every_case_ends_as_its_input_implies() {
         "--input",
         &inputs_path.display().to_string(),
         "--count",
-        &CASES.to_string(),
+        &n.to_string(),
         "--db",
-        &db,
+        db,
     ]);
+}
+
+#[test]
+fn sigkilled_worker_resumes_and_every_case_ends_as_its_input_implies() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let db = dir.path().join("crash.db").display().to_string();
+    start_cases(dir.path(), &db, CASES);
     assert_eq!(
         count(
             &db,
@@ -265,21 +270,7 @@ fn sigterm_stops_a_worker_cleanly_and_gives_its_leases_back() {
     const N: usize = 1_500;
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let db = dir.path().join("term.db").display().to_string();
-    let flow = fixture("crash-flow.yaml").display().to_string();
-    let inputs_path = dir.path().join("inputs.json");
-    let inputs: Vec<Value> = (0..N).map(input).collect();
-    std::fs::write(&inputs_path, Value::Array(inputs).to_string())
-        .unwrap_or_else(|e| panic!("{e}"));
-    run_ok(&[
-        "start",
-        &flow,
-        "--input",
-        &inputs_path.display().to_string(),
-        "--count",
-        &N.to_string(),
-        "--db",
-        &db,
-    ]);
+    start_cases(dir.path(), &db, N);
     let child = docket()
         .args(["worker", "--db", &db, "--worker-id", "terminated"])
         .stdout(Stdio::null())

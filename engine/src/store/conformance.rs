@@ -51,6 +51,16 @@ async fn start_case<S: Store>(store: &S, version: Uuid) -> (Uuid, ChainHead) {
     (id, head)
 }
 
+/// A claim by `owner` at `now`: ten-second leases, up to ten jobs and ten timers.
+fn claim(owner: &str, now: Time) -> Claim {
+    Claim {
+        owner: owner.into(),
+        now,
+        lease_for: StdDuration::from_secs(10),
+        limit: 10,
+    }
+}
+
 fn step(id: Uuid, prev: &ChainHead, n: i64, now: Time) -> Transition {
     let mut t = Transition::new(id, prev.clone(), CaseStatus::Running, now);
     t.events.push(event("step", n, now));
@@ -211,12 +221,6 @@ pub async fn lease_claim_expiry_and_epoch<S: Store>(store: S) {
     });
     let head = store.commit(t).await.unwrap_or_else(|e| panic!("{e}")).head;
 
-    let claim = |owner: &str, now: Time| Claim {
-        owner: owner.into(),
-        now,
-        lease_for: StdDuration::from_secs(10),
-        limit: 10,
-    };
     let a = store
         .claim(claim("a", t0()))
         .await
@@ -312,6 +316,13 @@ pub async fn lease_claim_expiry_and_epoch<S: Store>(store: S) {
     let mut done = step(id, &head, 3, t0() + Duration::seconds(13));
     done.complete_job = Some(a2[0].lease.clone());
     store.commit(done).await.unwrap_or_else(|e| panic!("{e}"));
+    // A completed job is not a lost lease.
+    let completed = vec![Held::Job { id: job, epoch: 3 }];
+    let lost = store
+        .renew_leases("a", completed, t0() + Duration::seconds(30))
+        .await
+        .expect("renew_leases");
+    assert!(lost.is_empty(), "{lost:?}");
     // Gone: only the later job is left, claimable once due.
     let rest = store
         .claim(claim("a", t0() + Duration::seconds(61)))
@@ -387,13 +398,7 @@ pub async fn cancelled_jobs_are_gone<S: Store>(store: S) {
         lease_to: None,
     });
     store.commit(t).await.unwrap_or_else(|e| panic!("{e}"));
-    let claim = Claim {
-        owner: "a".into(),
-        now: t0(),
-        lease_for: StdDuration::from_secs(5),
-        limit: 5,
-    };
-    let claimed = store.claim(claim).await.expect("claim");
+    let claimed = store.claim(claim("a", t0())).await.expect("claim");
     assert!(claimed.jobs.is_empty(), "{claimed:?}");
     assert_eq!(claimed.timers.len(), 1, "the timer armed in its place");
 }
@@ -411,12 +416,6 @@ pub async fn timer_fires_once<S: Store>(store: S) {
         lease_to: None,
     });
     let head = store.commit(t).await.unwrap_or_else(|e| panic!("{e}")).head;
-    let claim = |owner: &str, now: Time| Claim {
-        owner: owner.into(),
-        now,
-        lease_for: StdDuration::from_secs(10),
-        limit: 10,
-    };
     assert!(
         store
             .claim(claim("a", t0()))
@@ -516,12 +515,6 @@ pub async fn timer_leases_renew_and_take_over<S: Store>(store: S) {
         lease_to: Some(("c".into(), t0() + Duration::seconds(30))),
     });
     store.commit(t).await.unwrap_or_else(|e| panic!("{e}"));
-    let claim = |owner: &str, now: Time| Claim {
-        owner: owner.into(),
-        now,
-        lease_for: StdDuration::from_secs(10),
-        limit: 10,
-    };
     assert!(
         store
             .claim(claim("b", t0() + Duration::seconds(1)))
@@ -676,12 +669,7 @@ pub async fn flow_versions_dedupe<S: Store>(store: S) {
 
 async fn no_timer_due_within_a_day<S: Store>(store: &S) -> bool {
     store
-        .claim(Claim {
-            owner: "checker".into(),
-            now: t0() + Duration::days(1),
-            lease_for: StdDuration::from_secs(1),
-            limit: 10,
-        })
+        .claim(claim("checker", t0() + Duration::days(1)))
         .await
         .expect("claim")
         .timers

@@ -484,8 +484,9 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// each under a new lease (its epoch moves on).
     fn claim(&self, claim: Claim) -> impl Future<Output = Result<Claimed>> + Send;
 
-    /// Extends the leases `owner` holds on `held` to at least `until`; returns those it no
-    /// longer holds (re-claimed by another owner after expiring, or completed).
+    /// Extends the leases `owner` holds on `held` to at least `until`; returns those now
+    /// held by someone else (re-claimed after expiring, or given back). A job or timer
+    /// that is gone (completed, fired, cancelled) is not lost and is not returned.
     fn renew_leases(
         &self,
         owner: &str,

@@ -14,6 +14,14 @@ use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
 
+/// One plugin step, then the end.
+const ONE: &str = "flow: one
+start: a
+nodes:
+  a: { kind: task, plugin: count@1, result: a, next: done }
+  done: { kind: end, outcome: done }
+";
+
 /// A runtime of its own (own store handle, own writer, own identity) on the database at
 /// `db`: what another process on the same file would be.
 async fn node(db: &Path, owner: &str, plugins: Arc<Counting>, cfg: Config) -> Runtime<SqliteStore> {
@@ -113,8 +121,9 @@ nodes:
     let runs = plugins.runs.lock().expect("runs");
     assert_eq!(runs.len(), 2);
     assert!(runs.values().all(|n| *n == 1), "a step ran twice: {runs:?}");
-    assert_eq!(a.stats().leases_lost + b.stats().leases_lost, 0);
-    assert_eq!(a.stats().stale + b.stats().stale, 0);
+    let (sa, sb) = (a.stats(), b.stats());
+    assert_eq!(sa.leases_lost + sb.leases_lost, 0, "{sa:?} {sb:?}");
+    assert_eq!(sa.stale + sb.stale, 0, "{sa:?} {sb:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -157,12 +166,6 @@ nodes:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_worker_takes_its_identity_back_at_once() {
-    const ONE: &str = "flow: one
-start: a
-nodes:
-  a: { kind: task, plugin: count@1, result: a, next: done }
-  done: { kind: end, outcome: done }
-";
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("takeover.db");
     let plugins = Arc::new(Counting::default());
@@ -201,12 +204,6 @@ nodes:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_that_keeps_losing_its_holder_becomes_an_incident() {
-    const ONE: &str = "flow: one
-start: a
-nodes:
-  a: { kind: task, plugin: count@1, result: a, next: done }
-  done: { kind: end, outcome: done }
-";
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("poison.db");
     let plugins = Arc::new(Counting::default());

@@ -847,11 +847,31 @@ async fn renew(
             .await
             .map_err(Error::db(P))?
             .rows_affected();
-        if n == 0 {
+        if n == 0 && still_there(conn, &h).await? {
             lost.push(h);
         }
     }
     Ok(lost)
+}
+
+/// Whether the job or timer of a lease is still there (under another lease): a row that
+/// is gone was completed, fired or cancelled, which is not a lost lease.
+async fn still_there(conn: &mut SqliteConnection, held: &Held) -> Result<bool> {
+    let query = match held {
+        Held::Job { id, .. } => {
+            sqlx::query("SELECT 1 FROM jobs WHERE id = ?1").bind(id.to_string())
+        }
+        Held::Timer {
+            case_id, timer_id, ..
+        } => sqlx::query("SELECT 1 FROM timers WHERE case_id = ?1 AND timer_id = ?2")
+            .bind(case_id.to_string())
+            .bind(timer_id.as_str()),
+    };
+    Ok(query
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(Error::db("renewing leases"))?
+        .is_some())
 }
 
 async fn release_owned(conn: &mut SqliteConnection, owner: &str, now: Time) -> Result<u64> {

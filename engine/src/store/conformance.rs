@@ -3,8 +3,8 @@
 //! [`store_conformance!`](crate::store_conformance) and a factory of fresh stores.
 
 use super::{
-    CaseStatus, ChainHead, Claim, Error, Held, NewCase, NewEvent, NewJob, NewTask, NewTimer, Store,
-    Time, Transition, audit,
+    CaseStatus, ChainHead, Claim, Error, Held, NewCase, NewEvent, NewJob, NewTask, NewTimer,
+    Refusal, RefusalFilter, Store, Time, Transition, audit,
 };
 use chrono::{Duration, TimeZone, Utc};
 use serde_json::json;
@@ -620,6 +620,52 @@ pub async fn a_loaded_case_carries_the_events_after_its_snapshot<S: Store>(store
     );
 }
 
+pub async fn refusals_are_kept_apart_from_the_case<S: Store>(store: S) {
+    let version = deploy(&store, "h1").await;
+    let (a, head_a) = start_case(&store, version).await;
+    let (b, _) = start_case(&store, version).await;
+    let refusal = |case_id: Uuid, user: &str, seconds: i64| Refusal {
+        case_id,
+        task_id: format!("{case_id}/review"),
+        action: "approve".into(),
+        user: user.into(),
+        rule: "authority_limit".into(),
+        message: format!("`{user}`'s authority limit does not cover it"),
+        directory: Some("d".repeat(64)),
+        at: t0() + Duration::seconds(seconds),
+    };
+    for (case, user, at) in [(a, "ann", 1), (b, "bob", 2), (a, "cyd", 3)] {
+        store
+            .record_refusal(refusal(case, user, at))
+            .await
+            .expect("record_refusal");
+    }
+    // Nothing of the case changed: same head, same history.
+    let record = store.load_case(a).await.expect("load_case");
+    assert_eq!(record.head, head_a);
+    assert_eq!(store.events(a, 0).await.expect("events").len(), 1);
+    // Newest first, per case or all, limited.
+    let of_a = store
+        .refusals(&RefusalFilter {
+            case_id: Some(a),
+            limit: None,
+        })
+        .await
+        .expect("refusals");
+    assert_eq!(of_a, vec![refusal(a, "cyd", 3), refusal(a, "ann", 1)]);
+    let newest = store
+        .refusals(&RefusalFilter {
+            case_id: None,
+            limit: Some(2),
+        })
+        .await
+        .expect("refusals");
+    assert_eq!(
+        newest.iter().map(|r| r.user.as_str()).collect::<Vec<_>>(),
+        vec!["cyd", "bob"]
+    );
+}
+
 pub async fn flow_versions_dedupe<S: Store>(store: S) {
     let first = store
         .deploy_flow("loan", "aaa", "v1", Uuid::now_v7(), t0())
@@ -802,6 +848,7 @@ macro_rules! store_conformance {
             timer_fires_once,
             timer_leases_renew_and_take_over,
             a_loaded_case_carries_the_events_after_its_snapshot,
+            refusals_are_kept_apart_from_the_case,
             cancelled_jobs_are_gone,
             flow_versions_dedupe,
             tasks_and_finished_cases,

@@ -31,6 +31,11 @@ pub(crate) struct WorkerArgs {
 }
 
 pub(crate) async fn run(args: WorkerArgs) -> Result<ExitCode> {
+    // SIGTERM or Ctrl-C: stop claiming, let running transitions finish, give back leases.
+    // Listened for first, so a stop that comes while plugins load is not a kill.
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("listening for Ctrl-C")?;
     let store = args.db.open_existing().await?;
     let mut config = Config::default();
     if let Some(id) = args.worker_id {
@@ -50,12 +55,9 @@ pub(crate) async fn run(args: WorkerArgs) -> Result<ExitCode> {
             rt.config().owner
         );
     }
-    // SIGTERM or Ctrl-C: stop claiming, let running transitions finish, give back leases.
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("listening for SIGTERM")?;
     let shutdown = async move {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
+            _ = interrupt.recv() => {}
             _ = terminate.recv() => {}
         }
     };

@@ -8,13 +8,14 @@ use super::{Error, Outcome, Result, Runtime, Settled, Work, lock};
 use crate::case::{self, CaseState};
 use crate::flow::Flow;
 use crate::store::{self, Store, Time, Transition};
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use uuid::Uuid;
 
-/// Attempts of a command whose commit lost a race with another transition of its case
+/// Attempts of a transition whose commit lost a race with another transition of its case
 /// (another process acted first): each attempt decides again on fresh state.
-pub(super) const ATTEMPTS: usize = 3;
+const ATTEMPTS: usize = 3;
 
 impl<S: Store> Runtime<S> {
     /// Loads the case into `slot` unless it is there already.
@@ -150,4 +151,18 @@ impl<S: Store> Runtime<S> {
 /// again on fresh state is the answer.
 pub(super) fn lost_race(e: &Error) -> bool {
     matches!(e, Error::Store(store::Error::Conflict { .. }))
+}
+
+/// Runs `attempt` (which loads the case, decides and commits) again while it loses races
+/// with other transitions of its case, [`ATTEMPTS`] times at most; the last loss is returned.
+pub(super) async fn deciding_again<T, F: Future<Output = Result<T>>>(
+    mut attempt: impl FnMut() -> F,
+) -> Result<T> {
+    let mut tries = 1;
+    loop {
+        match attempt().await {
+            Err(e) if lost_race(&e) && tries < ATTEMPTS => tries += 1,
+            other => return other,
+        }
+    }
 }

@@ -32,7 +32,7 @@ use crate::plugin::{CallLimits, Plugins};
 use crate::store::{self, ChainHead, CommitStats, FlowVersion, Held, Lease, NewCase, Store, Time};
 use cache::{CaseCache, Live};
 use chrono::{DateTime, NaiveDate, Utc};
-use commit::{ATTEMPTS, lost_race};
+use commit::{deciding_again, lost_race};
 use convert::{Dispatch, StepJob};
 use flows::FlowCache;
 use pool::PluginPool;
@@ -467,13 +467,15 @@ impl<S: Store> Runtime<S> {
     /// decided again on fresh state, where it usually becomes a clear refusal ("task
     /// already closed"); a case that keeps changing is [`Error::Busy`].
     pub async fn command(&self, case_id: Uuid, cmd: Command, run_here: bool) -> Result<Outcome> {
-        for _ in 0..ATTEMPTS {
-            match self.try_command(case_id, cmd.clone(), run_here).await {
-                Err(e) if lost_race(&e) => continue,
-                other => return other,
-            }
-        }
-        Err(Error::Busy { case_id })
+        deciding_again(|| self.try_command(case_id, cmd.clone(), run_here))
+            .await
+            .map_err(|e| {
+                if lost_race(&e) {
+                    Error::Busy { case_id }
+                } else {
+                    e
+                }
+            })
     }
 
     async fn try_command(&self, case_id: Uuid, cmd: Command, run_here: bool) -> Result<Outcome> {

@@ -2,7 +2,7 @@
 //! result, and the automatic steps that follow a command fold into its transition.
 
 use super::cache::Live;
-use super::commit::{ATTEMPTS, lost_race};
+use super::commit::deciding_again;
 use super::convert::{self, StepJob};
 use super::{Error, Result, Runtime, lock};
 use crate::case::{self, CaseState, Command, Decision, Effect, Rejected};
@@ -44,13 +44,7 @@ impl<S: Store> Runtime<S> {
         lease: &Lease,
         claims: i64,
     ) -> Result<()> {
-        let mut attempt = 1;
-        loop {
-            match self.try_step(case_id, job, lease, claims).await {
-                Err(e) if lost_race(&e) && attempt < ATTEMPTS => attempt += 1,
-                other => return other,
-            }
-        }
+        deciding_again(|| self.try_step(case_id, job, lease, claims)).await
     }
 
     async fn try_step(

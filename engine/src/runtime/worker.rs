@@ -52,8 +52,7 @@ impl<S: Store> Runtime<S> {
             let mut found = 0usize;
             let now = self.inner.clock.now();
             // A read first: claiming is a write (an fsync), not worth it when nothing is due.
-            let next = self.inner.store.next_due().await;
-            let next = next?;
+            let next = self.inner.store.next_due().await?;
             if room > 0 && (first || next.is_some_and(|t| t <= now)) {
                 first = false;
                 let claimed = self

@@ -5,17 +5,19 @@
 use super::convert;
 use super::{Error, Result, Runtime, lock};
 use crate::case::{self, Command, Rejected, TimerId};
-use crate::store::{self, Store, Transition};
+use crate::store::{self, Store, Time, Transition};
 use std::sync::atomic::Ordering;
 use uuid::Uuid;
 
 impl<S: Store> Runtime<S> {
-    pub(super) async fn run_timer(&self, case_id: Uuid, timer_id: &str) -> Result<()> {
+    /// Fires a timer this process holds. `Some(due)` when the clock says it is not due yet
+    /// (the holder waits until then and runs it again).
+    pub(super) async fn run_timer(&self, case_id: Uuid, timer_id: &str) -> Result<Option<Time>> {
         let slot = lock(&self.inner.cases).slot(case_id);
         let mut guard = slot.lock().await;
         self.ensure_loaded(&mut guard, case_id).await?;
         let Some(live) = guard.as_ref() else {
-            return Ok(());
+            return Ok(None);
         };
         let now = self.inner.clock.now();
         let cmd = Command::TimerFired {
@@ -31,12 +33,11 @@ impl<S: Store> Runtime<S> {
                 drop(guard);
                 self.inner.counters.stale.fetch_add(1, Ordering::Relaxed);
                 return match self.inner.store.commit(t).await {
-                    Ok(_) | Err(store::Error::TimerGone { .. }) => Ok(()),
+                    Ok(_) | Err(store::Error::TimerGone { .. }) => Ok(None),
                     Err(e) => Err(e.into()),
                 };
             }
-            // The clocks disagree by a hair: the poller comes back for it.
-            Err(Rejected::TimerNotDue { .. }) => return Ok(()),
+            Err(Rejected::TimerNotDue { due, .. }) => return Ok(Some(due)),
             Err(other) => return Err(other.into()),
         };
         let flow = live.flow.clone();
@@ -48,7 +49,7 @@ impl<S: Store> Runtime<S> {
             }
         };
         let Some(live) = guard.as_ref() else {
-            return Ok(());
+            return Ok(None);
         };
         let now = self.inner.clock.now();
         let snapshot_seq = live.snapshot_seq;
@@ -68,12 +69,12 @@ impl<S: Store> Runtime<S> {
         {
             Ok(o) => o,
             // Fired by someone else first: exactly once, and not by us.
-            Err(Error::Store(store::Error::TimerGone { .. })) => return Ok(()),
+            Err(Error::Store(store::Error::TimerGone { .. })) => return Ok(None),
             Err(e) => return Err(e),
         };
         drop(guard);
         self.inner.counters.timers.fetch_add(1, Ordering::Relaxed);
         self.after_commit(&outcome, now, work);
-        Ok(())
+        Ok(None)
     }
 }

@@ -153,19 +153,20 @@ impl<S: Store> Runtime<S> {
         self.inner.in_flight.fetch_add(1, Ordering::AcqRel);
         let rt = self.clone();
         tokio::spawn(async move {
-            let due = work.due();
-            let wait = (due - rt.inner.clock.now()).to_std().unwrap_or_default();
+            let mut due = work.due();
             let mut stopping = rt.inner.stopping.subscribe();
-            if !wait.is_zero() {
-                tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = stopping.wait_for(|s| *s) => {}
+            let result = loop {
+                let wait = (due - rt.inner.clock.now()).to_std().unwrap_or_default();
+                if !wait.is_zero() {
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = stopping.wait_for(|s| *s) => {}
+                    }
                 }
-            }
-            let result = if rt.stopping() {
-                // Not started: its lease is given back when the runtime stops.
-                Ok(())
-            } else {
+                if rt.stopping() {
+                    // Not started: its lease is given back when the runtime stops.
+                    break Ok(());
+                }
                 match &work {
                     Work::Step {
                         case_id,
@@ -173,10 +174,14 @@ impl<S: Store> Runtime<S> {
                         lease,
                         claims,
                         ..
-                    } => rt.run_step(*case_id, job, lease, *claims).await,
+                    } => break rt.run_step(*case_id, job, lease, *claims).await,
                     Work::Timer {
                         case_id, timer_id, ..
-                    } => rt.run_timer(*case_id, timer_id).await,
+                    } => match rt.run_timer(*case_id, timer_id).await {
+                        // The clock says not yet: the lease is ours, wait for it again.
+                        Ok(Some(later)) => due = later,
+                        other => break other.map(|_| ()),
+                    },
                 }
             };
             if let Work::Timer {

@@ -131,3 +131,42 @@ nodes:
     assert_eq!(record.status, CaseStatus::Completed);
     assert_eq!(record.outcome.as_deref(), Some("done"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_timer_the_clock_calls_early_is_waited_for_again() {
+    const SHORT: &str = "flow: short
+start: pause
+nodes:
+  pause: { kind: timer, after: 1s, next: done }
+  done: { kind: end, outcome: done }
+";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let start = Utc
+        .with_ymd_and_hms(2026, 3, 2, 9, 0, 0)
+        .single()
+        .expect("a valid date");
+    let clock = Arc::new(TestClock(Mutex::new(start)));
+    let rt = runtime_at(&dir, clock.clone()).await;
+    let version = rt
+        .deploy("short.yaml", SHORT)
+        .await
+        .expect("deploy")
+        .version
+        .id;
+    // The timer is armed within the horizon: held in memory, leased to this process.
+    let case = rt
+        .start_case(version, json!({}), "starter", None, true)
+        .await
+        .expect("start")
+        .case_id;
+    // A second of real time passes, but the runtime's clock stands still: when the held
+    // timer wakes, its clock says it is not due.
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    assert_eq!(rt.in_flight(), 1, "the held timer is still waited for");
+    clock.advance(chrono::Duration::seconds(1));
+    tokio::time::timeout(Duration::from_secs(10), rt.wait_idle())
+        .await
+        .expect("the timer fired");
+    let record = rt.store().load_case(case).await.expect("load");
+    assert_eq!(record.status, CaseStatus::Completed);
+}
